@@ -1,0 +1,3 @@
+//! Placeholder until generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiKey { Produce }
