@@ -107,3 +107,32 @@ impl Gen {
             .collect()
     }
 }
+
+/// Encodes `value` at `version`, checks the size matches what `encoded_size` said, decodes it
+/// back and checks it equals `value`.
+pub fn check_roundtrip<T: super::Message>(value: &T, version: i16) -> Result<(), String> {
+    let size = value
+        .encoded_size(version)
+        .map_err(|e| format!("{} v{version}: encoded_size: {e}", T::NAME))?;
+    let mut buf = bytes::BytesMut::with_capacity(size);
+    value
+        .encode(&mut buf, version)
+        .map_err(|e| format!("{} v{version}: encode: {e}", T::NAME))?;
+    if buf.len() != size {
+        return Err(format!(
+            "{} v{version}: encoded_size said {size} but encode wrote {}",
+            T::NAME,
+            buf.len()
+        ));
+    }
+    let bytes = buf.freeze();
+    let back = T::decode_from(&bytes, version)
+        .map_err(|e| format!("{} v{version}: decode: {e}\n{value:?}", T::NAME))?;
+    if &back != value {
+        return Err(format!(
+            "{} v{version}: decoded value differs\nwrote: {value:?}\nread:  {back:?}",
+            T::NAME
+        ));
+    }
+    Ok(())
+}

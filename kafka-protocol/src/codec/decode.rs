@@ -276,6 +276,87 @@ pub fn read_tagged_field(i: &[u8]) -> PResult<'_, (u32, &[u8])> {
     Ok((r, (tag, data)))
 }
 
+/// A nullable string field: null is accepted only when the version allows it.
+#[inline]
+pub fn read_opt_string<'a>(
+    frame: &Bytes,
+    i: &'a [u8],
+    flexible: bool,
+    nullable: bool,
+) -> PResult<'a, Option<KStr>> {
+    let (r, s) = read_nullable_string(frame, i, flexible)?;
+    if s.is_none() && !nullable {
+        return Err(fail(i, DecodeErrorKind::InvalidLength(-1)));
+    }
+    Ok((r, s))
+}
+
+/// A nullable bytes (or records) field: null is accepted only when the version allows it.
+#[inline]
+pub fn read_opt_bytes<'a>(
+    frame: &Bytes,
+    i: &'a [u8],
+    flexible: bool,
+    nullable: bool,
+) -> PResult<'a, Option<Bytes>> {
+    let (r, b) = read_nullable_bytes(frame, i, flexible)?;
+    if b.is_none() && !nullable {
+        return Err(fail(i, DecodeErrorKind::InvalidLength(-1)));
+    }
+    Ok((r, b))
+}
+
+/// A nullable array field: null is accepted only when the version allows it.
+#[inline]
+pub fn read_opt_array<'a, T>(
+    frame: &Bytes,
+    i: &'a [u8],
+    flexible: bool,
+    nullable: bool,
+    elem: impl FnMut(&Bytes, &'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Option<Vec<T>>> {
+    let (r, v) = read_nullable_array(frame, i, flexible, elem)?;
+    if v.is_none() && !nullable {
+        return Err(fail(i, DecodeErrorKind::InvalidLength(-1)));
+    }
+    Ok((r, v))
+}
+
+/// A nullable struct field: an i8 marker (-1 null) precedes it in versions where it is
+/// nullable; elsewhere the struct is always present.
+#[inline]
+pub fn read_opt_struct<'a, T>(
+    i: &'a [u8],
+    nullable: bool,
+    decode: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Option<T>> {
+    if nullable {
+        let (r, present) = read_struct_marker(i)?;
+        if !present {
+            return Ok((r, None));
+        }
+        let (r, v) = decode(r)?;
+        Ok((r, Some(v)))
+    } else {
+        let (r, v) = decode(i)?;
+        Ok((r, Some(v)))
+    }
+}
+
+/// Names the message and field in an error (the innermost name wins).
+#[inline]
+pub fn ctx(e: nom::Err<DecodeError>, message: &'static str, field: &'static str) -> nom::Err<DecodeError> {
+    e.map(|e| e.in_field(message, field))
+}
+
+/// The error for decoding a message at a version it does not have.
+#[cold]
+pub fn unsupported_version(i: &[u8], version: i16, message: &'static str) -> nom::Err<DecodeError> {
+    nom::Err::Error(
+        DecodeError::at(i, DecodeErrorKind::UnsupportedVersion(version)).in_field(message, ""),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
