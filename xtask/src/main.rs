@@ -6,6 +6,8 @@
 //! - `cargo xtask test`: everything CI runs (see `test_cmd.rs`).
 
 mod codegen;
+mod golden;
+mod install;
 mod test_cmd;
 
 use std::path::PathBuf;
@@ -22,8 +24,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("codegen") => codegen::run(&args[1..]),
         Some("test") => test_cmd::run(&args[1..]),
+        Some("golden-capture") => golden::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <codegen [--check] | test [--no-install] [--skip-conformance]>");
+            eprintln!(
+                "usage: cargo xtask <codegen [--check] | test [--no-install] [--skip-clippy] [--skip-conformance]>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -29,7 +29,7 @@ impl Gen {
 
     /// True with probability 1/n.
     pub fn one_in(&mut self, n: u64) -> bool {
-        self.next_u64() % n == 0
+        self.next_u64().is_multiple_of(n)
     }
 
     pub fn bool(&mut self) -> bool {
@@ -77,7 +77,7 @@ impl Gen {
         (0..n).map(|_| self.next_u64() as u8).collect::<Vec<u8>>().into()
     }
     /// A length for a generated array: short, and shorter the deeper the nesting.
-    pub fn len(&mut self) -> usize {
+    pub fn arr_len(&mut self) -> usize {
         let max = match self.depth {
             0 => 4,
             1 => 3,

@@ -27,7 +27,7 @@ pub trait Decode: Sized {
     /// Decodes a whole buffer, ignoring nothing: the value must end where the buffer does.
     fn decode_from(buf: &Bytes, version: i16) -> Result<Self, DecodeError> {
         match Self::decode(buf, buf, version) {
-            Ok((rest, v)) if rest.is_empty() => Ok(v),
+            Ok(([], v)) => Ok(v),
             Ok((rest, _)) => Err(DecodeError::at(
                 rest,
                 crate::error::DecodeErrorKind::InvalidValue("trailing bytes after the message"),

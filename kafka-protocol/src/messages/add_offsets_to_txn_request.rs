@@ -92,12 +92,10 @@ impl crate::codec::Decode for AddOffsetsToTxnRequest {
                     crate::codec::decode::ctx(e, "AddOffsetsToTxnRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -117,7 +115,7 @@ impl crate::codec::Encode for AddOffsetsToTxnRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.transactional_id).len(),
+                self.transactional_id.len(),
                 flex,
                 true,
                 "AddOffsetsToTxnRequest",
@@ -133,7 +131,7 @@ impl crate::codec::Encode for AddOffsetsToTxnRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "AddOffsetsToTxnRequest",
@@ -164,10 +162,10 @@ impl crate::codec::Encode for AddOffsetsToTxnRequest {
             crate::codec::encode::put_string(buf, Some(&self.transactional_id), flex);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.producer_epoch);
+            ::bytes::BufMut::put_i16(buf, self.producer_epoch);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);

@@ -115,12 +115,10 @@ impl crate::codec::Decode for AddPartitionsToTxnRequest {
                     crate::codec::decode::ctx(e, "AddPartitionsToTxnRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -140,7 +138,7 @@ impl crate::codec::Encode for AddPartitionsToTxnRequest {
         let mut n = 0usize;
         if version >= 4 {
             crate::codec::encode::check_len(
-                (&self.transactions).len(),
+                self.transactions.len(),
                 flex,
                 false,
                 "AddPartitionsToTxnRequest",
@@ -148,11 +146,11 @@ impl crate::codec::Encode for AddPartitionsToTxnRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.transactions).len()),
+                    Some(self.transactions.len()),
                     flex,
                     false,
                 );
-                for e in (&self.transactions).iter() {
+                for e in self.transactions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -166,7 +164,7 @@ impl crate::codec::Encode for AddPartitionsToTxnRequest {
         }
         if version <= 3 {
             crate::codec::encode::check_len(
-                (&self.v3_and_below_transactional_id).len(),
+                self.v3_and_below_transactional_id.len(),
                 flex,
                 true,
                 "AddPartitionsToTxnRequest",
@@ -200,7 +198,7 @@ impl crate::codec::Encode for AddPartitionsToTxnRequest {
         }
         if version <= 3 {
             crate::codec::encode::check_len(
-                (&self.v3_and_below_topics).len(),
+                self.v3_and_below_topics.len(),
                 flex,
                 false,
                 "AddPartitionsToTxnRequest",
@@ -208,11 +206,11 @@ impl crate::codec::Encode for AddPartitionsToTxnRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.v3_and_below_topics).len()),
+                    Some(self.v3_and_below_topics.len()),
                     flex,
                     false,
                 );
-                for e in (&self.v3_and_below_topics).iter() {
+                for e in self.v3_and_below_topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -244,8 +242,8 @@ impl crate::codec::Encode for AddPartitionsToTxnRequest {
         }
         let flex = version >= 3;
         if version >= 4 {
-            crate::codec::encode::put_len(buf, Some((&self.transactions).len()), flex, false);
-            for e in (&self.transactions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.transactions.len()), flex, false);
+            for e in self.transactions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -253,19 +251,14 @@ impl crate::codec::Encode for AddPartitionsToTxnRequest {
             crate::codec::encode::put_string(buf, Some(&self.v3_and_below_transactional_id), flex);
         }
         if version <= 3 {
-            ::bytes::BufMut::put_i64(buf, *&self.v3_and_below_producer_id);
+            ::bytes::BufMut::put_i64(buf, self.v3_and_below_producer_id);
         }
         if version <= 3 {
-            ::bytes::BufMut::put_i16(buf, *&self.v3_and_below_producer_epoch);
+            ::bytes::BufMut::put_i16(buf, self.v3_and_below_producer_epoch);
         }
         if version <= 3 {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.v3_and_below_topics).len()),
-                flex,
-                false,
-            );
-            for e in (&self.v3_and_below_topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.v3_and_below_topics.len()), flex, false);
+            for e in self.v3_and_below_topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -288,7 +281,7 @@ impl AddPartitionsToTxnRequest {
         let flex = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
-            this.transactions = (0..g.len())
+            this.transactions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AddPartitionsToTxnTransaction::arbitrary(g, version);
@@ -307,7 +300,7 @@ impl AddPartitionsToTxnRequest {
             this.v3_and_below_producer_epoch = g.i16();
         }
         if version <= 3 {
-            this.v3_and_below_topics = (0..g.len())
+            this.v3_and_below_topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AddPartitionsToTxnTopic::arbitrary(g, version);
@@ -421,12 +414,10 @@ impl crate::codec::Decode for AddPartitionsToTxnTransaction {
                     crate::codec::decode::ctx(e, "AddPartitionsToTxnTransaction", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -440,7 +431,7 @@ impl crate::codec::Encode for AddPartitionsToTxnTransaction {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.transactional_id).len(),
+                self.transactional_id.len(),
                 flex,
                 true,
                 "AddPartitionsToTxnTransaction",
@@ -459,7 +450,7 @@ impl crate::codec::Encode for AddPartitionsToTxnTransaction {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "AddPartitionsToTxnTransaction",
@@ -467,8 +458,8 @@ impl crate::codec::Encode for AddPartitionsToTxnTransaction {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -491,17 +482,17 @@ impl crate::codec::Encode for AddPartitionsToTxnTransaction {
             crate::codec::encode::put_string(buf, Some(&self.transactional_id), flex);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.producer_epoch);
+            ::bytes::BufMut::put_i16(buf, self.producer_epoch);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.verify_only);
+            crate::codec::encode::put_bool(buf, self.verify_only);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -536,7 +527,7 @@ impl AddPartitionsToTxnTransaction {
             this.verify_only = g.bool();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AddPartitionsToTxnTopic::arbitrary(g, version);
@@ -611,12 +602,10 @@ impl crate::codec::Decode for AddPartitionsToTxnTopic {
                     crate::codec::decode::ctx(e, "AddPartitionsToTxnTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -630,7 +619,7 @@ impl crate::codec::Encode for AddPartitionsToTxnTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "AddPartitionsToTxnTopic",
@@ -640,19 +629,16 @@ impl crate::codec::Encode for AddPartitionsToTxnTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "AddPartitionsToTxnTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -675,8 +661,8 @@ impl crate::codec::Encode for AddPartitionsToTxnTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -702,7 +688,7 @@ impl AddPartitionsToTxnTopic {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -103,12 +103,10 @@ impl crate::codec::Decode for AddPartitionsToTxnResponse {
                     crate::codec::decode::ctx(e, "AddPartitionsToTxnResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -134,7 +132,7 @@ impl crate::codec::Encode for AddPartitionsToTxnResponse {
         }
         if version >= 4 {
             crate::codec::encode::check_len(
-                (&self.results_by_transaction).len(),
+                self.results_by_transaction.len(),
                 flex,
                 false,
                 "AddPartitionsToTxnResponse",
@@ -142,11 +140,11 @@ impl crate::codec::Encode for AddPartitionsToTxnResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.results_by_transaction).len()),
+                    Some(self.results_by_transaction.len()),
                     flex,
                     false,
                 );
-                for e in (&self.results_by_transaction).iter() {
+                for e in self.results_by_transaction.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -160,7 +158,7 @@ impl crate::codec::Encode for AddPartitionsToTxnResponse {
         }
         if version <= 3 {
             crate::codec::encode::check_len(
-                (&self.results_by_topic_v3_and_below).len(),
+                self.results_by_topic_v3_and_below.len(),
                 flex,
                 false,
                 "AddPartitionsToTxnResponse",
@@ -168,11 +166,11 @@ impl crate::codec::Encode for AddPartitionsToTxnResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.results_by_topic_v3_and_below).len()),
+                    Some(self.results_by_topic_v3_and_below.len()),
                     flex,
                     false,
                 );
-                for e in (&self.results_by_topic_v3_and_below).iter() {
+                for e in self.results_by_topic_v3_and_below.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -204,30 +202,30 @@ impl crate::codec::Encode for AddPartitionsToTxnResponse {
         }
         let flex = version >= 3;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if version >= 4 {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 4 {
             crate::codec::encode::put_len(
                 buf,
-                Some((&self.results_by_transaction).len()),
+                Some(self.results_by_transaction.len()),
                 flex,
                 false,
             );
-            for e in (&self.results_by_transaction).iter() {
+            for e in self.results_by_transaction.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version <= 3 {
             crate::codec::encode::put_len(
                 buf,
-                Some((&self.results_by_topic_v3_and_below).len()),
+                Some(self.results_by_topic_v3_and_below.len()),
                 flex,
                 false,
             );
-            for e in (&self.results_by_topic_v3_and_below).iter() {
+            for e in self.results_by_topic_v3_and_below.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -256,7 +254,7 @@ impl AddPartitionsToTxnResponse {
             this.error_code = g.i16();
         }
         if version >= 4 {
-            this.results_by_transaction = (0..g.len())
+            this.results_by_transaction = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AddPartitionsToTxnResult::arbitrary(g, version);
@@ -266,7 +264,7 @@ impl AddPartitionsToTxnResponse {
                 .collect();
         }
         if version <= 3 {
-            this.results_by_topic_v3_and_below = (0..g.len())
+            this.results_by_topic_v3_and_below = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AddPartitionsToTxnTopicResult::arbitrary(g, version);
@@ -346,12 +344,10 @@ impl crate::codec::Decode for AddPartitionsToTxnResult {
                     crate::codec::decode::ctx(e, "AddPartitionsToTxnResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -365,7 +361,7 @@ impl crate::codec::Encode for AddPartitionsToTxnResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.transactional_id).len(),
+                self.transactional_id.len(),
                 flex,
                 true,
                 "AddPartitionsToTxnResult",
@@ -375,7 +371,7 @@ impl crate::codec::Encode for AddPartitionsToTxnResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topic_results).len(),
+                self.topic_results.len(),
                 flex,
                 false,
                 "AddPartitionsToTxnResult",
@@ -383,11 +379,11 @@ impl crate::codec::Encode for AddPartitionsToTxnResult {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.topic_results).len()),
+                    Some(self.topic_results.len()),
                     flex,
                     false,
                 );
-                for e in (&self.topic_results).iter() {
+                for e in self.topic_results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -410,8 +406,8 @@ impl crate::codec::Encode for AddPartitionsToTxnResult {
             crate::codec::encode::put_string(buf, Some(&self.transactional_id), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topic_results).len()), flex, false);
-            for e in (&self.topic_results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topic_results.len()), flex, false);
+            for e in self.topic_results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -437,7 +433,7 @@ impl AddPartitionsToTxnResult {
             this.transactional_id = g.string();
         }
         if true {
-            this.topic_results = (0..g.len())
+            this.topic_results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AddPartitionsToTxnTopicResult::arbitrary(g, version);
@@ -517,12 +513,10 @@ impl crate::codec::Decode for AddPartitionsToTxnTopicResult {
                     crate::codec::decode::ctx(e, "AddPartitionsToTxnTopicResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -536,7 +530,7 @@ impl crate::codec::Encode for AddPartitionsToTxnTopicResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "AddPartitionsToTxnTopicResult",
@@ -546,7 +540,7 @@ impl crate::codec::Encode for AddPartitionsToTxnTopicResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.results_by_partition).len(),
+                self.results_by_partition.len(),
                 flex,
                 false,
                 "AddPartitionsToTxnTopicResult",
@@ -554,11 +548,11 @@ impl crate::codec::Encode for AddPartitionsToTxnTopicResult {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.results_by_partition).len()),
+                    Some(self.results_by_partition.len()),
                     flex,
                     false,
                 );
-                for e in (&self.results_by_partition).iter() {
+                for e in self.results_by_partition.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -581,13 +575,8 @@ impl crate::codec::Encode for AddPartitionsToTxnTopicResult {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.results_by_partition).len()),
-                flex,
-                false,
-            );
-            for e in (&self.results_by_partition).iter() {
+            crate::codec::encode::put_len(buf, Some(self.results_by_partition.len()), flex, false);
+            for e in self.results_by_partition.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -613,7 +602,7 @@ impl AddPartitionsToTxnTopicResult {
             this.name = g.string();
         }
         if true {
-            this.results_by_partition = (0..g.len())
+            this.results_by_partition = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AddPartitionsToTxnPartitionResult::arbitrary(g, version);
@@ -696,12 +685,10 @@ impl crate::codec::Decode for AddPartitionsToTxnPartitionResult {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -733,10 +720,10 @@ impl crate::codec::Encode for AddPartitionsToTxnPartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 3;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.partition_error_code);
+            ::bytes::BufMut::put_i16(buf, self.partition_error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

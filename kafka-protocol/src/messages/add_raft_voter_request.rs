@@ -101,12 +101,10 @@ impl crate::codec::Decode for AddRaftVoterRequest {
                     crate::codec::decode::ctx(e, "AddRaftVoterRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -127,7 +125,7 @@ impl crate::codec::Encode for AddRaftVoterRequest {
         {
             if let Some(v) = &self.cluster_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "AddRaftVoterRequest",
@@ -147,19 +145,16 @@ impl crate::codec::Encode for AddRaftVoterRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.listeners).len(),
+                self.listeners.len(),
                 flex,
                 false,
                 "AddRaftVoterRequest",
                 "Listeners",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.listeners).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.listeners).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.listeners.len()), flex, false);
+                for e in self.listeners.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -188,17 +183,17 @@ impl crate::codec::Encode for AddRaftVoterRequest {
             crate::codec::encode::put_string(buf, self.cluster_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.voter_id);
+            ::bytes::BufMut::put_i32(buf, self.voter_id);
         }
         {
             crate::codec::encode::put_uuid(buf, &self.voter_directory_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.listeners).len()), flex, false);
-            for e in (&self.listeners).iter() {
+            crate::codec::encode::put_len(buf, Some(self.listeners.len()), flex, false);
+            for e in self.listeners.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -237,7 +232,7 @@ impl AddRaftVoterRequest {
             this.voter_directory_id = g.uuid();
         }
         if true {
-            this.listeners = (0..g.len())
+            this.listeners = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Listener::arbitrary(g, version);
@@ -321,12 +316,10 @@ impl crate::codec::Decode for Listener {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Listener", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -339,11 +332,11 @@ impl crate::codec::Encode for Listener {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.name).len(), flex, true, "Listener", "Name")?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "Listener", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
-            crate::codec::encode::check_len((&self.host).len(), flex, true, "Listener", "Host")?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "Listener", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -369,7 +362,7 @@ impl crate::codec::Encode for Listener {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_u16(buf, *&self.port);
+            ::bytes::BufMut::put_u16(buf, self.port);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -93,12 +93,10 @@ impl crate::codec::Decode for AllocateProducerIdsResponse {
                     crate::codec::decode::ctx(e, "AllocateProducerIdsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -148,16 +146,16 @@ impl crate::codec::Encode for AllocateProducerIdsResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id_start);
+            ::bytes::BufMut::put_i64(buf, self.producer_id_start);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.producer_id_len);
+            ::bytes::BufMut::put_i32(buf, self.producer_id_len);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

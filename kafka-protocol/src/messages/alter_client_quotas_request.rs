@@ -70,12 +70,10 @@ impl crate::codec::Decode for AlterClientQuotasRequest {
                     crate::codec::decode::ctx(e, "AlterClientQuotasRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -95,7 +93,7 @@ impl crate::codec::Encode for AlterClientQuotasRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.entries).len(),
+                self.entries.len(),
                 flex,
                 false,
                 "AlterClientQuotasRequest",
@@ -103,8 +101,8 @@ impl crate::codec::Encode for AlterClientQuotasRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.entries).len()), flex, false);
-                for e in (&self.entries).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.entries.len()), flex, false);
+                for e in self.entries.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,13 +131,13 @@ impl crate::codec::Encode for AlterClientQuotasRequest {
         }
         let flex = version >= 1;
         {
-            crate::codec::encode::put_len(buf, Some((&self.entries).len()), flex, false);
-            for e in (&self.entries).iter() {
+            crate::codec::encode::put_len(buf, Some(self.entries.len()), flex, false);
+            for e in self.entries.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.validate_only);
+            crate::codec::encode::put_bool(buf, self.validate_only);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -160,7 +158,7 @@ impl AlterClientQuotasRequest {
         let flex = version >= 1;
         let mut this = Self::default();
         if true {
-            this.entries = (0..g.len())
+            this.entries = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = EntryData::arbitrary(g, version);
@@ -240,12 +238,10 @@ impl crate::codec::Decode for EntryData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "EntryData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -258,28 +254,22 @@ impl crate::codec::Encode for EntryData {
         let flex = version >= 1;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len(
-                (&self.entity).len(),
-                flex,
-                false,
-                "EntryData",
-                "Entity",
-            )?;
+            crate::codec::encode::check_len(self.entity.len(), flex, false, "EntryData", "Entity")?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.entity).len()), flex, false);
-                for e in (&self.entity).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.entity.len()), flex, false);
+                for e in self.entity.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
             };
         }
         {
-            crate::codec::encode::check_len((&self.ops).len(), flex, false, "EntryData", "Ops")?;
+            crate::codec::encode::check_len(self.ops.len(), flex, false, "EntryData", "Ops")?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.ops).len()), flex, false);
-                for e in (&self.ops).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.ops.len()), flex, false);
+                for e in self.ops.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -299,14 +289,14 @@ impl crate::codec::Encode for EntryData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 1;
         {
-            crate::codec::encode::put_len(buf, Some((&self.entity).len()), flex, false);
-            for e in (&self.entity).iter() {
+            crate::codec::encode::put_len(buf, Some(self.entity.len()), flex, false);
+            for e in self.entity.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.ops).len()), flex, false);
-            for e in (&self.ops).iter() {
+            crate::codec::encode::put_len(buf, Some(self.ops.len()), flex, false);
+            for e in self.ops.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -329,7 +319,7 @@ impl EntryData {
         let flex = version >= 1;
         let mut this = Self::default();
         if true {
-            this.entity = (0..g.len())
+            this.entity = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = EntityData::arbitrary(g, version);
@@ -339,7 +329,7 @@ impl EntryData {
                 .collect();
         }
         if true {
-            this.ops = (0..g.len())
+            this.ops = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OpData::arbitrary(g, version);
@@ -412,12 +402,10 @@ impl crate::codec::Decode for EntityData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "EntityData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -431,7 +419,7 @@ impl crate::codec::Encode for EntityData {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.entity_type).len(),
+                self.entity_type.len(),
                 flex,
                 true,
                 "EntityData",
@@ -441,7 +429,7 @@ impl crate::codec::Encode for EntityData {
         }
         {
             if let Some(v) = &self.entity_name {
-                crate::codec::encode::check_len((v).len(), flex, true, "EntityData", "EntityName")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "EntityData", "EntityName")?;
             }
             n += crate::codec::encode::string_size(self.entity_name.as_ref(), flex);
         }
@@ -567,12 +555,10 @@ impl crate::codec::Decode for OpData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "OpData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -585,7 +571,7 @@ impl crate::codec::Encode for OpData {
         let flex = version >= 1;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.key).len(), flex, true, "OpData", "Key")?;
+            crate::codec::encode::check_len(self.key.len(), flex, true, "OpData", "Key")?;
             n += crate::codec::encode::string_size(Some(&self.key), flex);
         }
         {
@@ -611,10 +597,10 @@ impl crate::codec::Encode for OpData {
             crate::codec::encode::put_string(buf, Some(&self.key), flex);
         }
         {
-            ::bytes::BufMut::put_f64(buf, *&self.value);
+            ::bytes::BufMut::put_f64(buf, self.value);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.remove);
+            crate::codec::encode::put_bool(buf, self.remove);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -70,12 +70,10 @@ impl crate::codec::Decode for AlterClientQuotasResponse {
                     crate::codec::decode::ctx(e, "AlterClientQuotasResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,7 +96,7 @@ impl crate::codec::Encode for AlterClientQuotasResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.entries).len(),
+                self.entries.len(),
                 flex,
                 false,
                 "AlterClientQuotasResponse",
@@ -106,8 +104,8 @@ impl crate::codec::Encode for AlterClientQuotasResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.entries).len()), flex, false);
-                for e in (&self.entries).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.entries.len()), flex, false);
+                for e in self.entries.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,11 +131,11 @@ impl crate::codec::Encode for AlterClientQuotasResponse {
         }
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.entries).len()), flex, false);
-            for e in (&self.entries).iter() {
+            crate::codec::encode::put_len(buf, Some(self.entries.len()), flex, false);
+            for e in self.entries.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -163,7 +161,7 @@ impl AlterClientQuotasResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.entries = (0..g.len())
+            this.entries = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = EntryData::arbitrary(g, version);
@@ -249,12 +247,10 @@ impl crate::codec::Decode for EntryData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "EntryData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -271,28 +267,16 @@ impl crate::codec::Encode for EntryData {
         }
         {
             if let Some(v) = &self.error_message {
-                crate::codec::encode::check_len(
-                    (v).len(),
-                    flex,
-                    true,
-                    "EntryData",
-                    "ErrorMessage",
-                )?;
+                crate::codec::encode::check_len(v.len(), flex, true, "EntryData", "ErrorMessage")?;
             }
             n += crate::codec::encode::string_size(self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::check_len(
-                (&self.entity).len(),
-                flex,
-                false,
-                "EntryData",
-                "Entity",
-            )?;
+            crate::codec::encode::check_len(self.entity.len(), flex, false, "EntryData", "Entity")?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.entity).len()), flex, false);
-                for e in (&self.entity).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.entity.len()), flex, false);
+                for e in self.entity.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -312,14 +296,14 @@ impl crate::codec::Encode for EntryData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.entity).len()), flex, false);
-            for e in (&self.entity).iter() {
+            crate::codec::encode::put_len(buf, Some(self.entity.len()), flex, false);
+            for e in self.entity.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -352,7 +336,7 @@ impl EntryData {
             };
         }
         if true {
-            this.entity = (0..g.len())
+            this.entity = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = EntityData::arbitrary(g, version);
@@ -425,12 +409,10 @@ impl crate::codec::Decode for EntityData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "EntityData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -444,7 +426,7 @@ impl crate::codec::Encode for EntityData {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.entity_type).len(),
+                self.entity_type.len(),
                 flex,
                 true,
                 "EntityData",
@@ -454,7 +436,7 @@ impl crate::codec::Encode for EntityData {
         }
         {
             if let Some(v) = &self.entity_name {
-                crate::codec::encode::check_len((v).len(), flex, true, "EntityData", "EntityName")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "EntityData", "EntityName")?;
             }
             n += crate::codec::encode::string_size(self.entity_name.as_ref(), flex);
         }

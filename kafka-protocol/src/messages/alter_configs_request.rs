@@ -69,12 +69,10 @@ impl crate::codec::Decode for AlterConfigsRequest {
                     crate::codec::decode::ctx(e, "AlterConfigsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -94,19 +92,16 @@ impl crate::codec::Encode for AlterConfigsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.resources).len(),
+                self.resources.len(),
                 flex,
                 false,
                 "AlterConfigsRequest",
                 "Resources",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.resources).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.resources).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.resources.len()), flex, false);
+                for e in self.resources.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -135,13 +130,13 @@ impl crate::codec::Encode for AlterConfigsRequest {
         }
         let flex = version >= 2;
         {
-            crate::codec::encode::put_len(buf, Some((&self.resources).len()), flex, false);
-            for e in (&self.resources).iter() {
+            crate::codec::encode::put_len(buf, Some(self.resources.len()), flex, false);
+            for e in self.resources.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.validate_only);
+            crate::codec::encode::put_bool(buf, self.validate_only);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -162,7 +157,7 @@ impl AlterConfigsRequest {
         let flex = version >= 2;
         let mut this = Self::default();
         if true {
-            this.resources = (0..g.len())
+            this.resources = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterConfigsResource::arbitrary(g, version);
@@ -255,12 +250,10 @@ impl crate::codec::Decode for AlterConfigsResource {
                     crate::codec::decode::ctx(e, "AlterConfigsResource", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -277,7 +270,7 @@ impl crate::codec::Encode for AlterConfigsResource {
         }
         {
             crate::codec::encode::check_len(
-                (&self.resource_name).len(),
+                self.resource_name.len(),
                 flex,
                 true,
                 "AlterConfigsResource",
@@ -287,7 +280,7 @@ impl crate::codec::Encode for AlterConfigsResource {
         }
         {
             crate::codec::encode::check_len(
-                (&self.configs).len(),
+                self.configs.len(),
                 flex,
                 false,
                 "AlterConfigsResource",
@@ -295,8 +288,8 @@ impl crate::codec::Encode for AlterConfigsResource {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.configs).len()), flex, false);
-                for e in (&self.configs).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.configs.len()), flex, false);
+                for e in self.configs.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -316,14 +309,14 @@ impl crate::codec::Encode for AlterConfigsResource {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type);
+            ::bytes::BufMut::put_i8(buf, self.resource_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.resource_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.configs).len()), flex, false);
-            for e in (&self.configs).iter() {
+            crate::codec::encode::put_len(buf, Some(self.configs.len()), flex, false);
+            for e in self.configs.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -352,7 +345,7 @@ impl AlterConfigsResource {
             this.resource_name = g.string();
         }
         if true {
-            this.configs = (0..g.len())
+            this.configs = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterableConfig::arbitrary(g, version);
@@ -426,12 +419,10 @@ impl crate::codec::Decode for AlterableConfig {
                     crate::codec::decode::ctx(e, "AlterableConfig", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -445,7 +436,7 @@ impl crate::codec::Encode for AlterableConfig {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "AlterableConfig",
@@ -455,7 +446,7 @@ impl crate::codec::Encode for AlterableConfig {
         }
         {
             if let Some(v) = &self.value {
-                crate::codec::encode::check_len((v).len(), flex, true, "AlterableConfig", "Value")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "AlterableConfig", "Value")?;
             }
             n += crate::codec::encode::string_size(self.value.as_ref(), flex);
         }

@@ -70,12 +70,10 @@ impl crate::codec::Decode for AlterConfigsResponse {
                     crate::codec::decode::ctx(e, "AlterConfigsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,19 +96,16 @@ impl crate::codec::Encode for AlterConfigsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.responses).len(),
+                self.responses.len(),
                 flex,
                 false,
                 "AlterConfigsResponse",
                 "Responses",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.responses).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.responses).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.responses.len()), flex, false);
+                for e in self.responses.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -136,11 +131,11 @@ impl crate::codec::Encode for AlterConfigsResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.responses).len()), flex, false);
-            for e in (&self.responses).iter() {
+            crate::codec::encode::put_len(buf, Some(self.responses.len()), flex, false);
+            for e in self.responses.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -166,7 +161,7 @@ impl AlterConfigsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.responses = (0..g.len())
+            this.responses = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterConfigsResourceResponse::arbitrary(g, version);
@@ -268,12 +263,10 @@ impl crate::codec::Decode for AlterConfigsResourceResponse {
                     crate::codec::decode::ctx(e, "AlterConfigsResourceResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -291,7 +284,7 @@ impl crate::codec::Encode for AlterConfigsResourceResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "AlterConfigsResourceResponse",
@@ -305,7 +298,7 @@ impl crate::codec::Encode for AlterConfigsResourceResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.resource_name).len(),
+                self.resource_name.len(),
                 flex,
                 true,
                 "AlterConfigsResourceResponse",
@@ -327,13 +320,13 @@ impl crate::codec::Encode for AlterConfigsResourceResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type);
+            ::bytes::BufMut::put_i8(buf, self.resource_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.resource_name), flex);

@@ -76,12 +76,10 @@ impl crate::codec::Decode for AlterPartitionReassignmentsRequest {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -104,7 +102,7 @@ impl crate::codec::Encode for AlterPartitionReassignmentsRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "AlterPartitionReassignmentsRequest",
@@ -112,8 +110,8 @@ impl crate::codec::Encode for AlterPartitionReassignmentsRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -139,11 +137,11 @@ impl crate::codec::Encode for AlterPartitionReassignmentsRequest {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -169,7 +167,7 @@ impl AlterPartitionReassignmentsRequest {
             this.timeout_ms = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ReassignableTopic::arbitrary(g, version);
@@ -245,12 +243,10 @@ impl crate::codec::Decode for ReassignableTopic {
                     crate::codec::decode::ctx(e, "ReassignableTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -264,7 +260,7 @@ impl crate::codec::Encode for ReassignableTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "ReassignableTopic",
@@ -274,19 +270,16 @@ impl crate::codec::Encode for ReassignableTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "ReassignableTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -309,8 +302,8 @@ impl crate::codec::Encode for ReassignableTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -336,7 +329,7 @@ impl ReassignableTopic {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ReassignablePartition::arbitrary(g, version);
@@ -414,12 +407,10 @@ impl crate::codec::Decode for ReassignablePartition {
                     crate::codec::decode::ctx(e, "ReassignablePartition", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -437,7 +428,7 @@ impl crate::codec::Encode for ReassignablePartition {
         {
             if let Some(v) = &self.replicas {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "ReassignablePartition",
@@ -447,8 +438,8 @@ impl crate::codec::Encode for ReassignablePartition {
             n += match &self.replicas {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += 4;
                     }
                     n
@@ -469,14 +460,14 @@ impl crate::codec::Encode for ReassignablePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
             match &self.replicas {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         ::bytes::BufMut::put_i32(buf, *e);
                     }
                 }
@@ -507,7 +498,7 @@ impl ReassignablePartition {
             this.replicas = if (true) && g.one_in(5) {
                 None
             } else {
-                Some((0..g.len()).map(|_| g.i32()).collect())
+                Some((0..g.arr_len()).map(|_| g.i32()).collect())
             };
         }
         if flex {

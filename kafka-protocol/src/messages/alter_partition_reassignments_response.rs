@@ -109,12 +109,10 @@ impl crate::codec::Decode for AlterPartitionReassignmentsResponse {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -141,7 +139,7 @@ impl crate::codec::Encode for AlterPartitionReassignmentsResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "AlterPartitionReassignmentsResponse",
@@ -152,19 +150,16 @@ impl crate::codec::Encode for AlterPartitionReassignmentsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.responses).len(),
+                self.responses.len(),
                 flex,
                 false,
                 "AlterPartitionReassignmentsResponse",
                 "Responses",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.responses).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.responses).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.responses.len()), flex, false);
+                for e in self.responses.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -190,17 +185,17 @@ impl crate::codec::Encode for AlterPartitionReassignmentsResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.responses).len()), flex, false);
-            for e in (&self.responses).iter() {
+            crate::codec::encode::put_len(buf, Some(self.responses.len()), flex, false);
+            for e in self.responses.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -236,7 +231,7 @@ impl AlterPartitionReassignmentsResponse {
             };
         }
         if true {
-            this.responses = (0..g.len())
+            this.responses = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ReassignableTopicResponse::arbitrary(g, version);
@@ -313,12 +308,10 @@ impl crate::codec::Decode for ReassignableTopicResponse {
                     crate::codec::decode::ctx(e, "ReassignableTopicResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -332,7 +325,7 @@ impl crate::codec::Encode for ReassignableTopicResponse {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "ReassignableTopicResponse",
@@ -342,19 +335,16 @@ impl crate::codec::Encode for ReassignableTopicResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "ReassignableTopicResponse",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -377,8 +367,8 @@ impl crate::codec::Encode for ReassignableTopicResponse {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -404,7 +394,7 @@ impl ReassignableTopicResponse {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ReassignablePartitionResponse::arbitrary(g, version);
@@ -494,12 +484,10 @@ impl crate::codec::Decode for ReassignablePartitionResponse {
                     crate::codec::decode::ctx(e, "ReassignablePartitionResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -520,7 +508,7 @@ impl crate::codec::Encode for ReassignablePartitionResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ReassignablePartitionResponse",
@@ -543,10 +531,10 @@ impl crate::codec::Encode for ReassignablePartitionResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);

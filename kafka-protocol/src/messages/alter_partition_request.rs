@@ -80,12 +80,10 @@ impl crate::codec::Decode for AlterPartitionRequest {
                     crate::codec::decode::ctx(e, "AlterPartitionRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -111,7 +109,7 @@ impl crate::codec::Encode for AlterPartitionRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "AlterPartitionRequest",
@@ -119,8 +117,8 @@ impl crate::codec::Encode for AlterPartitionRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -146,14 +144,14 @@ impl crate::codec::Encode for AlterPartitionRequest {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.broker_id);
+            ::bytes::BufMut::put_i32(buf, self.broker_id);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.broker_epoch);
+            ::bytes::BufMut::put_i64(buf, self.broker_epoch);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -182,7 +180,7 @@ impl AlterPartitionRequest {
             this.broker_epoch = g.i64();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicData::arbitrary(g, version);
@@ -265,12 +263,10 @@ impl crate::codec::Decode for TopicData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -284,7 +280,7 @@ impl crate::codec::Encode for TopicData {
         let mut n = 0usize;
         if version <= 1 {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "TopicData",
@@ -297,19 +293,16 @@ impl crate::codec::Encode for TopicData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicData",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -335,8 +328,8 @@ impl crate::codec::Encode for TopicData {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -365,7 +358,7 @@ impl TopicData {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionData::arbitrary(g, version);
@@ -484,12 +477,10 @@ impl crate::codec::Decode for PartitionData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "PartitionData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -509,7 +500,7 @@ impl crate::codec::Encode for PartitionData {
         }
         if version <= 2 {
             crate::codec::encode::check_len(
-                (&self.new_isr).len(),
+                self.new_isr.len(),
                 flex,
                 false,
                 "PartitionData",
@@ -517,8 +508,8 @@ impl crate::codec::Encode for PartitionData {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.new_isr).len()), flex, false);
-                for e in (&self.new_isr).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.new_isr.len()), flex, false);
+                for e in self.new_isr.iter() {
                     n += 4;
                 }
                 n
@@ -532,7 +523,7 @@ impl crate::codec::Encode for PartitionData {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.new_isr_with_epochs).len(),
+                self.new_isr_with_epochs.len(),
                 flex,
                 false,
                 "PartitionData",
@@ -540,11 +531,11 @@ impl crate::codec::Encode for PartitionData {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.new_isr_with_epochs).len()),
+                    Some(self.new_isr_with_epochs.len()),
                     flex,
                     false,
                 );
-                for e in (&self.new_isr_with_epochs).iter() {
+                for e in self.new_isr_with_epochs.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -582,33 +573,28 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         if version <= 2 {
-            crate::codec::encode::put_len(buf, Some((&self.new_isr).len()), flex, false);
-            for e in (&self.new_isr).iter() {
+            crate::codec::encode::put_len(buf, Some(self.new_isr.len()), flex, false);
+            for e in self.new_isr.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         if version >= 3 {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.new_isr_with_epochs).len()),
-                flex,
-                false,
-            );
-            for e in (&self.new_isr_with_epochs).iter() {
+            crate::codec::encode::put_len(buf, Some(self.new_isr_with_epochs.len()), flex, false);
+            for e in self.new_isr_with_epochs.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.leader_recovery_state);
+            ::bytes::BufMut::put_i8(buf, self.leader_recovery_state);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_epoch);
+            ::bytes::BufMut::put_i32(buf, self.partition_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -635,10 +621,10 @@ impl PartitionData {
             this.leader_epoch = g.i32();
         }
         if version <= 2 {
-            this.new_isr = (0..g.len()).map(|_| g.i32()).collect();
+            this.new_isr = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if version >= 3 {
-            this.new_isr_with_epochs = (0..g.len())
+            this.new_isr_with_epochs = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = BrokerState::arbitrary(g, version);
@@ -715,12 +701,10 @@ impl crate::codec::Decode for BrokerState {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "BrokerState", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -752,10 +736,10 @@ impl crate::codec::Encode for BrokerState {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.broker_id);
+            ::bytes::BufMut::put_i32(buf, self.broker_id);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.broker_epoch);
+            ::bytes::BufMut::put_i64(buf, self.broker_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

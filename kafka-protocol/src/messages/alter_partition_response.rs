@@ -80,12 +80,10 @@ impl crate::codec::Decode for AlterPartitionResponse {
                     crate::codec::decode::ctx(e, "AlterPartitionResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -111,7 +109,7 @@ impl crate::codec::Encode for AlterPartitionResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "AlterPartitionResponse",
@@ -119,8 +117,8 @@ impl crate::codec::Encode for AlterPartitionResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -146,14 +144,14 @@ impl crate::codec::Encode for AlterPartitionResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -182,7 +180,7 @@ impl AlterPartitionResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicData::arbitrary(g, version);
@@ -265,12 +263,10 @@ impl crate::codec::Decode for TopicData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -284,7 +280,7 @@ impl crate::codec::Encode for TopicData {
         let mut n = 0usize;
         if version <= 1 {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "TopicData",
@@ -297,19 +293,16 @@ impl crate::codec::Encode for TopicData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicData",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -335,8 +328,8 @@ impl crate::codec::Encode for TopicData {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -365,7 +358,7 @@ impl TopicData {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionData::arbitrary(g, version);
@@ -494,12 +487,10 @@ impl crate::codec::Decode for PartitionData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "PartitionData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -524,17 +515,11 @@ impl crate::codec::Encode for PartitionData {
             n += 4;
         }
         {
-            crate::codec::encode::check_len(
-                (&self.isr).len(),
-                flex,
-                false,
-                "PartitionData",
-                "Isr",
-            )?;
+            crate::codec::encode::check_len(self.isr.len(), flex, false, "PartitionData", "Isr")?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.isr).len()), flex, false);
-                for e in (&self.isr).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.isr.len()), flex, false);
+                for e in self.isr.iter() {
                     n += 4;
                 }
                 n
@@ -560,28 +545,28 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.isr).len()), flex, false);
-            for e in (&self.isr).iter() {
+            crate::codec::encode::put_len(buf, Some(self.isr.len()), flex, false);
+            for e in self.isr.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.leader_recovery_state);
+            ::bytes::BufMut::put_i8(buf, self.leader_recovery_state);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_epoch);
+            ::bytes::BufMut::put_i32(buf, self.partition_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -614,7 +599,7 @@ impl PartitionData {
             this.leader_epoch = g.i32();
         }
         if true {
-            this.isr = (0..g.len()).map(|_| g.i32()).collect();
+            this.isr = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if version >= 1 {
             this.leader_recovery_state = g.i8();

@@ -58,12 +58,10 @@ impl crate::codec::Decode for AlterReplicaLogDirsRequest {
                     crate::codec::decode::ctx(e, "AlterReplicaLogDirsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -83,7 +81,7 @@ impl crate::codec::Encode for AlterReplicaLogDirsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.dirs).len(),
+                self.dirs.len(),
                 flex,
                 false,
                 "AlterReplicaLogDirsRequest",
@@ -91,8 +89,8 @@ impl crate::codec::Encode for AlterReplicaLogDirsRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.dirs).len()), flex, false);
-                for e in (&self.dirs).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.dirs.len()), flex, false);
+                for e in self.dirs.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -118,8 +116,8 @@ impl crate::codec::Encode for AlterReplicaLogDirsRequest {
         }
         let flex = version >= 2;
         {
-            crate::codec::encode::put_len(buf, Some((&self.dirs).len()), flex, false);
-            for e in (&self.dirs).iter() {
+            crate::codec::encode::put_len(buf, Some(self.dirs.len()), flex, false);
+            for e in self.dirs.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -142,7 +140,7 @@ impl AlterReplicaLogDirsRequest {
         let flex = version >= 2;
         let mut this = Self::default();
         if true {
-            this.dirs = (0..g.len())
+            this.dirs = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterReplicaLogDir::arbitrary(g, version);
@@ -218,12 +216,10 @@ impl crate::codec::Decode for AlterReplicaLogDir {
                     crate::codec::decode::ctx(e, "AlterReplicaLogDir", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -237,7 +233,7 @@ impl crate::codec::Encode for AlterReplicaLogDir {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.path).len(),
+                self.path.len(),
                 flex,
                 true,
                 "AlterReplicaLogDir",
@@ -247,7 +243,7 @@ impl crate::codec::Encode for AlterReplicaLogDir {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "AlterReplicaLogDir",
@@ -255,8 +251,8 @@ impl crate::codec::Encode for AlterReplicaLogDir {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -279,8 +275,8 @@ impl crate::codec::Encode for AlterReplicaLogDir {
             crate::codec::encode::put_string(buf, Some(&self.path), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -306,7 +302,7 @@ impl AlterReplicaLogDir {
             this.path = g.string();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterReplicaLogDirTopic::arbitrary(g, version);
@@ -383,12 +379,10 @@ impl crate::codec::Decode for AlterReplicaLogDirTopic {
                     crate::codec::decode::ctx(e, "AlterReplicaLogDirTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -402,7 +396,7 @@ impl crate::codec::Encode for AlterReplicaLogDirTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "AlterReplicaLogDirTopic",
@@ -412,19 +406,16 @@ impl crate::codec::Encode for AlterReplicaLogDirTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "AlterReplicaLogDirTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -447,8 +438,8 @@ impl crate::codec::Encode for AlterReplicaLogDirTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -474,7 +465,7 @@ impl AlterReplicaLogDirTopic {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -70,12 +70,10 @@ impl crate::codec::Decode for AlterReplicaLogDirsResponse {
                     crate::codec::decode::ctx(e, "AlterReplicaLogDirsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,7 +96,7 @@ impl crate::codec::Encode for AlterReplicaLogDirsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.results).len(),
+                self.results.len(),
                 flex,
                 false,
                 "AlterReplicaLogDirsResponse",
@@ -106,8 +104,8 @@ impl crate::codec::Encode for AlterReplicaLogDirsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.results).len()), flex, false);
-                for e in (&self.results).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.results.len()), flex, false);
+                for e in self.results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,11 +131,11 @@ impl crate::codec::Encode for AlterReplicaLogDirsResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.results).len()), flex, false);
-            for e in (&self.results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.results.len()), flex, false);
+            for e in self.results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -163,7 +161,7 @@ impl AlterReplicaLogDirsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.results = (0..g.len())
+            this.results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterReplicaLogDirTopicResult::arbitrary(g, version);
@@ -245,12 +243,10 @@ impl crate::codec::Decode for AlterReplicaLogDirTopicResult {
                     crate::codec::decode::ctx(e, "AlterReplicaLogDirTopicResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -264,7 +260,7 @@ impl crate::codec::Encode for AlterReplicaLogDirTopicResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "AlterReplicaLogDirTopicResult",
@@ -274,19 +270,16 @@ impl crate::codec::Encode for AlterReplicaLogDirTopicResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "AlterReplicaLogDirTopicResult",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -309,8 +302,8 @@ impl crate::codec::Encode for AlterReplicaLogDirTopicResult {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -336,7 +329,7 @@ impl AlterReplicaLogDirTopicResult {
             this.topic_name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterReplicaLogDirPartitionResult::arbitrary(g, version);
@@ -417,12 +410,10 @@ impl crate::codec::Decode for AlterReplicaLogDirPartitionResult {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -454,10 +445,10 @@ impl crate::codec::Encode for AlterReplicaLogDirPartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -79,12 +79,10 @@ impl crate::codec::Decode for AlterUserScramCredentialsRequest {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -104,19 +102,16 @@ impl crate::codec::Encode for AlterUserScramCredentialsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.deletions).len(),
+                self.deletions.len(),
                 flex,
                 false,
                 "AlterUserScramCredentialsRequest",
                 "Deletions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.deletions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.deletions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.deletions.len()), flex, false);
+                for e in self.deletions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -124,19 +119,16 @@ impl crate::codec::Encode for AlterUserScramCredentialsRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.upsertions).len(),
+                self.upsertions.len(),
                 flex,
                 false,
                 "AlterUserScramCredentialsRequest",
                 "Upsertions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.upsertions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.upsertions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.upsertions.len()), flex, false);
+                for e in self.upsertions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -162,14 +154,14 @@ impl crate::codec::Encode for AlterUserScramCredentialsRequest {
         }
         let flex = true;
         {
-            crate::codec::encode::put_len(buf, Some((&self.deletions).len()), flex, false);
-            for e in (&self.deletions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.deletions.len()), flex, false);
+            for e in self.deletions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.upsertions).len()), flex, false);
-            for e in (&self.upsertions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.upsertions.len()), flex, false);
+            for e in self.upsertions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -192,7 +184,7 @@ impl AlterUserScramCredentialsRequest {
         let flex = true;
         let mut this = Self::default();
         if true {
-            this.deletions = (0..g.len())
+            this.deletions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ScramCredentialDeletion::arbitrary(g, version);
@@ -202,7 +194,7 @@ impl AlterUserScramCredentialsRequest {
                 .collect();
         }
         if true {
-            this.upsertions = (0..g.len())
+            this.upsertions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ScramCredentialUpsertion::arbitrary(g, version);
@@ -278,12 +270,10 @@ impl crate::codec::Decode for ScramCredentialDeletion {
                     crate::codec::decode::ctx(e, "ScramCredentialDeletion", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -297,7 +287,7 @@ impl crate::codec::Encode for ScramCredentialDeletion {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "ScramCredentialDeletion",
@@ -325,7 +315,7 @@ impl crate::codec::Encode for ScramCredentialDeletion {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.mechanism);
+            ::bytes::BufMut::put_i8(buf, self.mechanism);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -453,12 +443,10 @@ impl crate::codec::Decode for ScramCredentialUpsertion {
                     crate::codec::decode::ctx(e, "ScramCredentialUpsertion", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -472,7 +460,7 @@ impl crate::codec::Encode for ScramCredentialUpsertion {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "ScramCredentialUpsertion",
@@ -488,7 +476,7 @@ impl crate::codec::Encode for ScramCredentialUpsertion {
         }
         {
             crate::codec::encode::check_len(
-                (&self.salt).len(),
+                self.salt.len(),
                 flex,
                 false,
                 "ScramCredentialUpsertion",
@@ -498,7 +486,7 @@ impl crate::codec::Encode for ScramCredentialUpsertion {
         }
         {
             crate::codec::encode::check_len(
-                (&self.salted_password).len(),
+                self.salted_password.len(),
                 flex,
                 false,
                 "ScramCredentialUpsertion",
@@ -523,10 +511,10 @@ impl crate::codec::Encode for ScramCredentialUpsertion {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.mechanism);
+            ::bytes::BufMut::put_i8(buf, self.mechanism);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.iterations);
+            ::bytes::BufMut::put_i32(buf, self.iterations);
         }
         {
             crate::codec::encode::put_bytes(buf, Some(&self.salt), flex);

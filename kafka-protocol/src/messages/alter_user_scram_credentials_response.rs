@@ -76,12 +76,10 @@ impl crate::codec::Decode for AlterUserScramCredentialsResponse {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -104,7 +102,7 @@ impl crate::codec::Encode for AlterUserScramCredentialsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.results).len(),
+                self.results.len(),
                 flex,
                 false,
                 "AlterUserScramCredentialsResponse",
@@ -112,8 +110,8 @@ impl crate::codec::Encode for AlterUserScramCredentialsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.results).len()), flex, false);
-                for e in (&self.results).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.results.len()), flex, false);
+                for e in self.results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -139,11 +137,11 @@ impl crate::codec::Encode for AlterUserScramCredentialsResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.results).len()), flex, false);
-            for e in (&self.results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.results.len()), flex, false);
+            for e in self.results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -169,7 +167,7 @@ impl AlterUserScramCredentialsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.results = (0..g.len())
+            this.results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterUserScramCredentialsResult::arbitrary(g, version);
@@ -259,12 +257,10 @@ impl crate::codec::Decode for AlterUserScramCredentialsResult {
                     crate::codec::decode::ctx(e, "AlterUserScramCredentialsResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -278,7 +274,7 @@ impl crate::codec::Encode for AlterUserScramCredentialsResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.user).len(),
+                self.user.len(),
                 flex,
                 true,
                 "AlterUserScramCredentialsResult",
@@ -292,7 +288,7 @@ impl crate::codec::Encode for AlterUserScramCredentialsResult {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "AlterUserScramCredentialsResult",
@@ -318,7 +314,7 @@ impl crate::codec::Encode for AlterUserScramCredentialsResult {
             crate::codec::encode::put_string(buf, Some(&self.user), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);

@@ -68,12 +68,10 @@ impl crate::codec::Decode for ApiVersionsRequest {
                     crate::codec::decode::ctx(e, "ApiVersionsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -93,7 +91,7 @@ impl crate::codec::Encode for ApiVersionsRequest {
         let mut n = 0usize;
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.client_software_name).len(),
+                self.client_software_name.len(),
                 flex,
                 true,
                 "ApiVersionsRequest",
@@ -103,7 +101,7 @@ impl crate::codec::Encode for ApiVersionsRequest {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.client_software_version).len(),
+                self.client_software_version.len(),
                 flex,
                 true,
                 "ApiVersionsRequest",

@@ -181,19 +181,16 @@ impl crate::codec::Encode for ApiVersionsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.api_keys).len(),
+                self.api_keys.len(),
                 flex,
                 false,
                 "ApiVersionsResponse",
                 "ApiKeys",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.api_keys).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.api_keys).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.api_keys.len()), flex, false);
+                for e in self.api_keys.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -207,7 +204,7 @@ impl crate::codec::Encode for ApiVersionsResponse {
             if version >= 3 {
                 if !self.supported_features.is_empty() {
                     crate::codec::encode::check_len(
-                        (&self.supported_features).len(),
+                        self.supported_features.len(),
                         true,
                         false,
                         "ApiVersionsResponse",
@@ -215,11 +212,11 @@ impl crate::codec::Encode for ApiVersionsResponse {
                     )?;
                     let s = {
                         let mut n = crate::codec::encode::len_prefix_size(
-                            Some((&self.supported_features).len()),
+                            Some(self.supported_features.len()),
                             true,
                             false,
                         );
-                        for e in (&self.supported_features).iter() {
+                        for e in self.supported_features.iter() {
                             n += crate::codec::Encode::encoded_size(e, version)?;
                         }
                         n
@@ -242,7 +239,7 @@ impl crate::codec::Encode for ApiVersionsResponse {
             if version >= 3 {
                 if !self.finalized_features.is_empty() {
                     crate::codec::encode::check_len(
-                        (&self.finalized_features).len(),
+                        self.finalized_features.len(),
                         true,
                         false,
                         "ApiVersionsResponse",
@@ -250,11 +247,11 @@ impl crate::codec::Encode for ApiVersionsResponse {
                     )?;
                     let s = {
                         let mut n = crate::codec::encode::len_prefix_size(
-                            Some((&self.finalized_features).len()),
+                            Some(self.finalized_features.len()),
                             true,
                             false,
                         );
-                        for e in (&self.finalized_features).iter() {
+                        for e in self.finalized_features.iter() {
                             n += crate::codec::Encode::encoded_size(e, version)?;
                         }
                         n
@@ -266,7 +263,7 @@ impl crate::codec::Encode for ApiVersionsResponse {
                 }
             }
             if version >= 3 {
-                if self.zk_migration_ready != false {
+                if self.zk_migration_ready {
                     let s = 1;
                     count += 1;
                     n += crate::codec::encode::uvarint_size(3)
@@ -292,16 +289,16 @@ impl crate::codec::Encode for ApiVersionsResponse {
         }
         let flex = version >= 3;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.api_keys).len()), flex, false);
-            for e in (&self.api_keys).iter() {
+            crate::codec::encode::put_len(buf, Some(self.api_keys.len()), flex, false);
+            for e in self.api_keys.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -314,7 +311,7 @@ impl crate::codec::Encode for ApiVersionsResponse {
             if version >= 3 && !self.finalized_features.is_empty() {
                 count += 1;
             }
-            if version >= 3 && self.zk_migration_ready != false {
+            if version >= 3 && self.zk_migration_ready {
                 count += 1;
             }
             crate::codec::encode::put_uvarint(buf, count as u32);
@@ -323,11 +320,11 @@ impl crate::codec::Encode for ApiVersionsResponse {
             if version >= 3 && !self.supported_features.is_empty() {
                 let s = {
                     let mut n = crate::codec::encode::len_prefix_size(
-                        Some((&self.supported_features).len()),
+                        Some(self.supported_features.len()),
                         true,
                         false,
                     );
-                    for e in (&self.supported_features).iter() {
+                    for e in self.supported_features.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -336,11 +333,11 @@ impl crate::codec::Encode for ApiVersionsResponse {
                 crate::codec::encode::put_uvarint(buf, s as u32);
                 crate::codec::encode::put_len(
                     buf,
-                    Some((&self.supported_features).len()),
+                    Some(self.supported_features.len()),
                     true,
                     false,
                 );
-                for e in (&self.supported_features).iter() {
+                for e in self.supported_features.iter() {
                     crate::codec::Encode::encode(e, buf, version)?;
                 }
             }
@@ -349,17 +346,17 @@ impl crate::codec::Encode for ApiVersionsResponse {
                 let s = 8;
                 crate::codec::encode::put_uvarint(buf, 1);
                 crate::codec::encode::put_uvarint(buf, s as u32);
-                ::bytes::BufMut::put_i64(buf, *&self.finalized_features_epoch);
+                ::bytes::BufMut::put_i64(buf, self.finalized_features_epoch);
             }
             u = crate::codec::tagged::put_unknown_below(buf, &self.unknown_tagged_fields, u, 2);
             if version >= 3 && !self.finalized_features.is_empty() {
                 let s = {
                     let mut n = crate::codec::encode::len_prefix_size(
-                        Some((&self.finalized_features).len()),
+                        Some(self.finalized_features.len()),
                         true,
                         false,
                     );
-                    for e in (&self.finalized_features).iter() {
+                    for e in self.finalized_features.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -368,20 +365,20 @@ impl crate::codec::Encode for ApiVersionsResponse {
                 crate::codec::encode::put_uvarint(buf, s as u32);
                 crate::codec::encode::put_len(
                     buf,
-                    Some((&self.finalized_features).len()),
+                    Some(self.finalized_features.len()),
                     true,
                     false,
                 );
-                for e in (&self.finalized_features).iter() {
+                for e in self.finalized_features.iter() {
                     crate::codec::Encode::encode(e, buf, version)?;
                 }
             }
             u = crate::codec::tagged::put_unknown_below(buf, &self.unknown_tagged_fields, u, 3);
-            if version >= 3 && self.zk_migration_ready != false {
+            if version >= 3 && self.zk_migration_ready {
                 let s = 1;
                 crate::codec::encode::put_uvarint(buf, 3);
                 crate::codec::encode::put_uvarint(buf, s as u32);
-                crate::codec::encode::put_bool(buf, *&self.zk_migration_ready);
+                crate::codec::encode::put_bool(buf, self.zk_migration_ready);
             }
             crate::codec::tagged::put_unknown_below(buf, &self.unknown_tagged_fields, u, u64::MAX);
             let _ = count;
@@ -401,7 +398,7 @@ impl ApiVersionsResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.api_keys = (0..g.len())
+            this.api_keys = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ApiVersion::arbitrary(g, version);
@@ -414,7 +411,7 @@ impl ApiVersionsResponse {
             this.throttle_time_ms = g.i32();
         }
         if flex && (version >= 3) {
-            this.supported_features = (0..g.len())
+            this.supported_features = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = SupportedFeatureKey::arbitrary(g, version);
@@ -427,7 +424,7 @@ impl ApiVersionsResponse {
             this.finalized_features_epoch = g.i64();
         }
         if flex && (version >= 3) {
-            this.finalized_features = (0..g.len())
+            this.finalized_features = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = FinalizedFeatureKey::arbitrary(g, version);
@@ -514,12 +511,10 @@ impl crate::codec::Decode for ApiVersion {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ApiVersion", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -554,13 +549,13 @@ impl crate::codec::Encode for ApiVersion {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 3;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.api_key);
+            ::bytes::BufMut::put_i16(buf, self.api_key);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.min_version);
+            ::bytes::BufMut::put_i16(buf, self.min_version);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.max_version);
+            ::bytes::BufMut::put_i16(buf, self.max_version);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -666,12 +661,10 @@ impl crate::codec::Decode for SupportedFeatureKey {
                     crate::codec::decode::ctx(e, "SupportedFeatureKey", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -685,7 +678,7 @@ impl crate::codec::Encode for SupportedFeatureKey {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "SupportedFeatureKey",
@@ -716,10 +709,10 @@ impl crate::codec::Encode for SupportedFeatureKey {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.min_version);
+            ::bytes::BufMut::put_i16(buf, self.min_version);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.max_version);
+            ::bytes::BufMut::put_i16(buf, self.max_version);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -827,12 +820,10 @@ impl crate::codec::Decode for FinalizedFeatureKey {
                     crate::codec::decode::ctx(e, "FinalizedFeatureKey", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -846,7 +837,7 @@ impl crate::codec::Encode for FinalizedFeatureKey {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "FinalizedFeatureKey",
@@ -877,10 +868,10 @@ impl crate::codec::Encode for FinalizedFeatureKey {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.max_version_level);
+            ::bytes::BufMut::put_i16(buf, self.max_version_level);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.min_version_level);
+            ::bytes::BufMut::put_i16(buf, self.min_version_level);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

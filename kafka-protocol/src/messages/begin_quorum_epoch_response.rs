@@ -117,7 +117,7 @@ impl crate::codec::Encode for BeginQuorumEpochResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "BeginQuorumEpochResponse",
@@ -125,8 +125,8 @@ impl crate::codec::Encode for BeginQuorumEpochResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -137,7 +137,7 @@ impl crate::codec::Encode for BeginQuorumEpochResponse {
             if version >= 1 {
                 if !self.node_endpoints.is_empty() {
                     crate::codec::encode::check_len(
-                        (&self.node_endpoints).len(),
+                        self.node_endpoints.len(),
                         true,
                         false,
                         "BeginQuorumEpochResponse",
@@ -145,11 +145,11 @@ impl crate::codec::Encode for BeginQuorumEpochResponse {
                     )?;
                     let s = {
                         let mut n = crate::codec::encode::len_prefix_size(
-                            Some((&self.node_endpoints).len()),
+                            Some(self.node_endpoints.len()),
                             true,
                             false,
                         );
-                        for e in (&self.node_endpoints).iter() {
+                        for e in self.node_endpoints.iter() {
                             n += crate::codec::Encode::encoded_size(e, version)?;
                         }
                         n
@@ -184,11 +184,11 @@ impl crate::codec::Encode for BeginQuorumEpochResponse {
         }
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -203,19 +203,19 @@ impl crate::codec::Encode for BeginQuorumEpochResponse {
             if version >= 1 && !self.node_endpoints.is_empty() {
                 let s = {
                     let mut n = crate::codec::encode::len_prefix_size(
-                        Some((&self.node_endpoints).len()),
+                        Some(self.node_endpoints.len()),
                         true,
                         false,
                     );
-                    for e in (&self.node_endpoints).iter() {
+                    for e in self.node_endpoints.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
                 };
                 crate::codec::encode::put_uvarint(buf, 0);
                 crate::codec::encode::put_uvarint(buf, s as u32);
-                crate::codec::encode::put_len(buf, Some((&self.node_endpoints).len()), true, false);
-                for e in (&self.node_endpoints).iter() {
+                crate::codec::encode::put_len(buf, Some(self.node_endpoints.len()), true, false);
+                for e in self.node_endpoints.iter() {
                     crate::codec::Encode::encode(e, buf, version)?;
                 }
             }
@@ -237,7 +237,7 @@ impl BeginQuorumEpochResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicData::arbitrary(g, version);
@@ -247,7 +247,7 @@ impl BeginQuorumEpochResponse {
                 .collect();
         }
         if flex && (version >= 1) {
-            this.node_endpoints = (0..g.len())
+            this.node_endpoints = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = NodeEndpoint::arbitrary(g, version);
@@ -319,12 +319,10 @@ impl crate::codec::Decode for TopicData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -338,7 +336,7 @@ impl crate::codec::Encode for TopicData {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "TopicData",
@@ -348,19 +346,16 @@ impl crate::codec::Encode for TopicData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicData",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -383,8 +378,8 @@ impl crate::codec::Encode for TopicData {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -410,7 +405,7 @@ impl TopicData {
             this.topic_name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionData::arbitrary(g, version);
@@ -494,12 +489,10 @@ impl crate::codec::Decode for NodeEndpoint {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "NodeEndpoint", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -515,13 +508,7 @@ impl crate::codec::Encode for NodeEndpoint {
             n += 4;
         }
         {
-            crate::codec::encode::check_len(
-                (&self.host).len(),
-                flex,
-                true,
-                "NodeEndpoint",
-                "Host",
-            )?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "NodeEndpoint", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -541,13 +528,13 @@ impl crate::codec::Encode for NodeEndpoint {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_u16(buf, *&self.port);
+            ::bytes::BufMut::put_u16(buf, self.port);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -659,12 +646,10 @@ impl crate::codec::Decode for PartitionData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "PartitionData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -702,16 +687,16 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

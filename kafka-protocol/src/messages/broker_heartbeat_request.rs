@@ -118,12 +118,10 @@ impl crate::codec::Decode for BrokerHeartbeatRequest {
                     crate::codec::decode::ctx(e, "BrokerHeartbeatRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -158,7 +156,7 @@ impl crate::codec::Encode for BrokerHeartbeatRequest {
         }
         if version >= 1 {
             crate::codec::encode::check_len(
-                (&self.offline_log_dirs).len(),
+                self.offline_log_dirs.len(),
                 flex,
                 false,
                 "BrokerHeartbeatRequest",
@@ -166,11 +164,11 @@ impl crate::codec::Encode for BrokerHeartbeatRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.offline_log_dirs).len()),
+                    Some(self.offline_log_dirs.len()),
                     flex,
                     false,
                 );
-                for e in (&self.offline_log_dirs).iter() {
+                for e in self.offline_log_dirs.iter() {
                     n += 16;
                 }
                 n
@@ -202,23 +200,23 @@ impl crate::codec::Encode for BrokerHeartbeatRequest {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.broker_id);
+            ::bytes::BufMut::put_i32(buf, self.broker_id);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.broker_epoch);
+            ::bytes::BufMut::put_i64(buf, self.broker_epoch);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.current_metadata_offset);
+            ::bytes::BufMut::put_i64(buf, self.current_metadata_offset);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.want_fence);
+            crate::codec::encode::put_bool(buf, self.want_fence);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.want_shut_down);
+            crate::codec::encode::put_bool(buf, self.want_shut_down);
         }
         if version >= 1 {
-            crate::codec::encode::put_len(buf, Some((&self.offline_log_dirs).len()), flex, false);
-            for e in (&self.offline_log_dirs).iter() {
+            crate::codec::encode::put_len(buf, Some(self.offline_log_dirs.len()), flex, false);
+            for e in self.offline_log_dirs.iter() {
                 crate::codec::encode::put_uuid(buf, e);
             }
         }
@@ -256,7 +254,7 @@ impl BrokerHeartbeatRequest {
             this.want_shut_down = g.bool();
         }
         if version >= 1 {
-            this.offline_log_dirs = (0..g.len()).map(|_| g.uuid()).collect();
+            this.offline_log_dirs = (0..g.arr_len()).map(|_| g.uuid()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

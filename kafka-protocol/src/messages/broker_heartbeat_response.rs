@@ -104,12 +104,10 @@ impl crate::codec::Decode for BrokerHeartbeatResponse {
                     crate::codec::decode::ctx(e, "BrokerHeartbeatResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -162,19 +160,19 @@ impl crate::codec::Encode for BrokerHeartbeatResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.is_caught_up);
+            crate::codec::encode::put_bool(buf, self.is_caught_up);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.is_fenced);
+            crate::codec::encode::put_bool(buf, self.is_fenced);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.should_shut_down);
+            crate::codec::encode::put_bool(buf, self.should_shut_down);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -155,12 +155,10 @@ impl crate::codec::Decode for BrokerRegistrationRequest {
                     crate::codec::decode::ctx(e, "BrokerRegistrationRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -183,7 +181,7 @@ impl crate::codec::Encode for BrokerRegistrationRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.cluster_id).len(),
+                self.cluster_id.len(),
                 flex,
                 true,
                 "BrokerRegistrationRequest",
@@ -196,19 +194,16 @@ impl crate::codec::Encode for BrokerRegistrationRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.listeners).len(),
+                self.listeners.len(),
                 flex,
                 false,
                 "BrokerRegistrationRequest",
                 "Listeners",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.listeners).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.listeners).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.listeners.len()), flex, false);
+                for e in self.listeners.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -216,19 +211,16 @@ impl crate::codec::Encode for BrokerRegistrationRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.features).len(),
+                self.features.len(),
                 flex,
                 false,
                 "BrokerRegistrationRequest",
                 "Features",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.features).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.features).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.features.len()), flex, false);
+                for e in self.features.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -237,7 +229,7 @@ impl crate::codec::Encode for BrokerRegistrationRequest {
         {
             if let Some(v) = &self.rack {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "BrokerRegistrationRequest",
@@ -248,7 +240,7 @@ impl crate::codec::Encode for BrokerRegistrationRequest {
         }
         if version >= 1 {
             n += 1;
-        } else if self.is_migrating_zk_broker != false {
+        } else if self.is_migrating_zk_broker {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BrokerRegistrationRequest",
                 field: "IsMigratingZkBroker",
@@ -257,19 +249,16 @@ impl crate::codec::Encode for BrokerRegistrationRequest {
         }
         if version >= 2 {
             crate::codec::encode::check_len(
-                (&self.log_dirs).len(),
+                self.log_dirs.len(),
                 flex,
                 false,
                 "BrokerRegistrationRequest",
                 "LogDirs",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.log_dirs).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.log_dirs).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.log_dirs.len()), flex, false);
+                for e in self.log_dirs.iter() {
                     n += 16;
                 }
                 n
@@ -298,7 +287,7 @@ impl crate::codec::Encode for BrokerRegistrationRequest {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.broker_id);
+            ::bytes::BufMut::put_i32(buf, self.broker_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.cluster_id), flex);
@@ -307,14 +296,14 @@ impl crate::codec::Encode for BrokerRegistrationRequest {
             crate::codec::encode::put_uuid(buf, &self.incarnation_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.listeners).len()), flex, false);
-            for e in (&self.listeners).iter() {
+            crate::codec::encode::put_len(buf, Some(self.listeners.len()), flex, false);
+            for e in self.listeners.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.features).len()), flex, false);
-            for e in (&self.features).iter() {
+            crate::codec::encode::put_len(buf, Some(self.features.len()), flex, false);
+            for e in self.features.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -322,16 +311,16 @@ impl crate::codec::Encode for BrokerRegistrationRequest {
             crate::codec::encode::put_string(buf, self.rack.as_ref(), flex);
         }
         if version >= 1 {
-            crate::codec::encode::put_bool(buf, *&self.is_migrating_zk_broker);
+            crate::codec::encode::put_bool(buf, self.is_migrating_zk_broker);
         }
         if version >= 2 {
-            crate::codec::encode::put_len(buf, Some((&self.log_dirs).len()), flex, false);
-            for e in (&self.log_dirs).iter() {
+            crate::codec::encode::put_len(buf, Some(self.log_dirs.len()), flex, false);
+            for e in self.log_dirs.iter() {
                 crate::codec::encode::put_uuid(buf, e);
             }
         }
         if version >= 3 {
-            ::bytes::BufMut::put_i64(buf, *&self.previous_broker_epoch);
+            ::bytes::BufMut::put_i64(buf, self.previous_broker_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -361,7 +350,7 @@ impl BrokerRegistrationRequest {
             this.incarnation_id = g.uuid();
         }
         if true {
-            this.listeners = (0..g.len())
+            this.listeners = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Listener::arbitrary(g, version);
@@ -371,7 +360,7 @@ impl BrokerRegistrationRequest {
                 .collect();
         }
         if true {
-            this.features = (0..g.len())
+            this.features = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Feature::arbitrary(g, version);
@@ -391,7 +380,7 @@ impl BrokerRegistrationRequest {
             this.is_migrating_zk_broker = g.bool();
         }
         if version >= 2 {
-            this.log_dirs = (0..g.len()).map(|_| g.uuid()).collect();
+            this.log_dirs = (0..g.arr_len()).map(|_| g.uuid()).collect();
         }
         if version >= 3 {
             this.previous_broker_epoch = g.i64();
@@ -482,12 +471,10 @@ impl crate::codec::Decode for Listener {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Listener", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -500,11 +487,11 @@ impl crate::codec::Encode for Listener {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.name).len(), flex, true, "Listener", "Name")?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "Listener", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
-            crate::codec::encode::check_len((&self.host).len(), flex, true, "Listener", "Host")?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "Listener", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -533,10 +520,10 @@ impl crate::codec::Encode for Listener {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_u16(buf, *&self.port);
+            ::bytes::BufMut::put_u16(buf, self.port);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.security_protocol);
+            ::bytes::BufMut::put_i16(buf, self.security_protocol);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -643,12 +630,10 @@ impl crate::codec::Decode for Feature {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Feature", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -661,7 +646,7 @@ impl crate::codec::Encode for Feature {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.name).len(), flex, true, "Feature", "Name")?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "Feature", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
@@ -687,10 +672,10 @@ impl crate::codec::Encode for Feature {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.min_supported_version);
+            ::bytes::BufMut::put_i16(buf, self.min_supported_version);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.max_supported_version);
+            ::bytes::BufMut::put_i16(buf, self.max_supported_version);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -81,12 +81,10 @@ impl crate::codec::Decode for BrokerRegistrationResponse {
                     crate::codec::decode::ctx(e, "BrokerRegistrationResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -133,13 +131,13 @@ impl crate::codec::Encode for BrokerRegistrationResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.broker_epoch);
+            ::bytes::BufMut::put_i64(buf, self.broker_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

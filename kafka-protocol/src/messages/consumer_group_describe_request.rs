@@ -76,12 +76,10 @@ impl crate::codec::Decode for ConsumerGroupDescribeRequest {
                     crate::codec::decode::ctx(e, "ConsumerGroupDescribeRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -101,15 +99,15 @@ impl crate::codec::Encode for ConsumerGroupDescribeRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_ids).len(),
+                self.group_ids.len(),
                 flex,
                 false,
                 "ConsumerGroupDescribeRequest",
                 "GroupIds",
             )?;
-            for e in (&self.group_ids).iter() {
+            for e in self.group_ids.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "ConsumerGroupDescribeRequest",
@@ -117,12 +115,9 @@ impl crate::codec::Encode for ConsumerGroupDescribeRequest {
                 )?;
             }
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.group_ids).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.group_ids).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.group_ids.len()), flex, false);
+                for e in self.group_ids.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -151,13 +146,13 @@ impl crate::codec::Encode for ConsumerGroupDescribeRequest {
         }
         let flex = true;
         {
-            crate::codec::encode::put_len(buf, Some((&self.group_ids).len()), flex, false);
-            for e in (&self.group_ids).iter() {
+            crate::codec::encode::put_len(buf, Some(self.group_ids.len()), flex, false);
+            for e in self.group_ids.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.include_authorized_operations);
+            crate::codec::encode::put_bool(buf, self.include_authorized_operations);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -178,7 +173,7 @@ impl ConsumerGroupDescribeRequest {
         let flex = true;
         let mut this = Self::default();
         if true {
-            this.group_ids = (0..g.len()).map(|_| g.string()).collect();
+            this.group_ids = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if true {
             this.include_authorized_operations = g.bool();

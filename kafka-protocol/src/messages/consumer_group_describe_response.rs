@@ -70,12 +70,10 @@ impl crate::codec::Decode for ConsumerGroupDescribeResponse {
                     crate::codec::decode::ctx(e, "ConsumerGroupDescribeResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,7 +96,7 @@ impl crate::codec::Encode for ConsumerGroupDescribeResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.groups).len(),
+                self.groups.len(),
                 flex,
                 false,
                 "ConsumerGroupDescribeResponse",
@@ -106,8 +104,8 @@ impl crate::codec::Encode for ConsumerGroupDescribeResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.groups).len()), flex, false);
-                for e in (&self.groups).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.groups.len()), flex, false);
+                for e in self.groups.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,11 +131,11 @@ impl crate::codec::Encode for ConsumerGroupDescribeResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.groups).len()), flex, false);
-            for e in (&self.groups).iter() {
+            crate::codec::encode::put_len(buf, Some(self.groups.len()), flex, false);
+            for e in self.groups.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -163,7 +161,7 @@ impl ConsumerGroupDescribeResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.groups = (0..g.len())
+            this.groups = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribedGroup::arbitrary(g, version);
@@ -316,12 +314,10 @@ impl crate::codec::Decode for DescribedGroup {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "DescribedGroup", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -339,7 +335,7 @@ impl crate::codec::Encode for DescribedGroup {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribedGroup",
@@ -350,7 +346,7 @@ impl crate::codec::Encode for DescribedGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "DescribedGroup",
@@ -360,7 +356,7 @@ impl crate::codec::Encode for DescribedGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.group_state).len(),
+                self.group_state.len(),
                 flex,
                 true,
                 "DescribedGroup",
@@ -376,7 +372,7 @@ impl crate::codec::Encode for DescribedGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.assignor_name).len(),
+                self.assignor_name.len(),
                 flex,
                 true,
                 "DescribedGroup",
@@ -386,7 +382,7 @@ impl crate::codec::Encode for DescribedGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.members).len(),
+                self.members.len(),
                 flex,
                 false,
                 "DescribedGroup",
@@ -394,8 +390,8 @@ impl crate::codec::Encode for DescribedGroup {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.members).len()), flex, false);
-                for e in (&self.members).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.members.len()), flex, false);
+                for e in self.members.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -418,7 +414,7 @@ impl crate::codec::Encode for DescribedGroup {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
@@ -430,22 +426,22 @@ impl crate::codec::Encode for DescribedGroup {
             crate::codec::encode::put_string(buf, Some(&self.group_state), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.group_epoch);
+            ::bytes::BufMut::put_i32(buf, self.group_epoch);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.assignment_epoch);
+            ::bytes::BufMut::put_i32(buf, self.assignment_epoch);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.assignor_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.members).len()), flex, false);
-            for e in (&self.members).iter() {
+            crate::codec::encode::put_len(buf, Some(self.members.len()), flex, false);
+            for e in self.members.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.authorized_operations);
+            ::bytes::BufMut::put_i32(buf, self.authorized_operations);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -491,7 +487,7 @@ impl DescribedGroup {
             this.assignor_name = g.string();
         }
         if true {
-            this.members = (0..g.len())
+            this.members = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Member::arbitrary(g, version);
@@ -657,12 +653,10 @@ impl crate::codec::Decode for Member {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Member", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -676,7 +670,7 @@ impl crate::codec::Encode for Member {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "Member",
@@ -686,13 +680,13 @@ impl crate::codec::Encode for Member {
         }
         {
             if let Some(v) = &self.instance_id {
-                crate::codec::encode::check_len((v).len(), flex, true, "Member", "InstanceId")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "Member", "InstanceId")?;
             }
             n += crate::codec::encode::string_size(self.instance_id.as_ref(), flex);
         }
         {
             if let Some(v) = &self.rack_id {
-                crate::codec::encode::check_len((v).len(), flex, true, "Member", "RackId")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "Member", "RackId")?;
             }
             n += crate::codec::encode::string_size(self.rack_id.as_ref(), flex);
         }
@@ -701,7 +695,7 @@ impl crate::codec::Encode for Member {
         }
         {
             crate::codec::encode::check_len(
-                (&self.client_id).len(),
+                self.client_id.len(),
                 flex,
                 true,
                 "Member",
@@ -711,7 +705,7 @@ impl crate::codec::Encode for Member {
         }
         {
             crate::codec::encode::check_len(
-                (&self.client_host).len(),
+                self.client_host.len(),
                 flex,
                 true,
                 "Member",
@@ -721,15 +715,15 @@ impl crate::codec::Encode for Member {
         }
         {
             crate::codec::encode::check_len(
-                (&self.subscribed_topic_names).len(),
+                self.subscribed_topic_names.len(),
                 flex,
                 false,
                 "Member",
                 "SubscribedTopicNames",
             )?;
-            for e in (&self.subscribed_topic_names).iter() {
+            for e in self.subscribed_topic_names.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "Member",
@@ -738,11 +732,11 @@ impl crate::codec::Encode for Member {
             }
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.subscribed_topic_names).len()),
+                    Some(self.subscribed_topic_names.len()),
                     flex,
                     false,
                 );
-                for e in (&self.subscribed_topic_names).iter() {
+                for e in self.subscribed_topic_names.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -751,7 +745,7 @@ impl crate::codec::Encode for Member {
         {
             if let Some(v) = &self.subscribed_topic_regex {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "Member",
@@ -789,7 +783,7 @@ impl crate::codec::Encode for Member {
             crate::codec::encode::put_string(buf, self.rack_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.member_epoch);
+            ::bytes::BufMut::put_i32(buf, self.member_epoch);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.client_id), flex);
@@ -800,11 +794,11 @@ impl crate::codec::Encode for Member {
         {
             crate::codec::encode::put_len(
                 buf,
-                Some((&self.subscribed_topic_names).len()),
+                Some(self.subscribed_topic_names.len()),
                 flex,
                 false,
             );
-            for e in (&self.subscribed_topic_names).iter() {
+            for e in self.subscribed_topic_names.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
@@ -862,7 +856,7 @@ impl Member {
             this.client_host = g.string();
         }
         if true {
-            this.subscribed_topic_names = (0..g.len()).map(|_| g.string()).collect();
+            this.subscribed_topic_names = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if true {
             this.subscribed_topic_regex = if (true) && g.one_in(5) {
@@ -940,12 +934,10 @@ impl crate::codec::Decode for Assignment {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Assignment", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -959,7 +951,7 @@ impl crate::codec::Encode for Assignment {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_partitions).len(),
+                self.topic_partitions.len(),
                 flex,
                 false,
                 "Assignment",
@@ -967,11 +959,11 @@ impl crate::codec::Encode for Assignment {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.topic_partitions).len()),
+                    Some(self.topic_partitions.len()),
                     flex,
                     false,
                 );
-                for e in (&self.topic_partitions).iter() {
+                for e in self.topic_partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -991,8 +983,8 @@ impl crate::codec::Encode for Assignment {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            crate::codec::encode::put_len(buf, Some((&self.topic_partitions).len()), flex, false);
-            for e in (&self.topic_partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topic_partitions.len()), flex, false);
+            for e in self.topic_partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -1015,7 +1007,7 @@ impl Assignment {
         let flex = true;
         let mut this = Self::default();
         if true {
-            this.topic_partitions = (0..g.len())
+            this.topic_partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicPartitions::arbitrary(g, version);
@@ -1100,12 +1092,10 @@ impl crate::codec::Decode for TopicPartitions {
                     crate::codec::decode::ctx(e, "TopicPartitions", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1122,7 +1112,7 @@ impl crate::codec::Encode for TopicPartitions {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "TopicPartitions",
@@ -1132,19 +1122,16 @@ impl crate::codec::Encode for TopicPartitions {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicPartitions",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -1170,8 +1157,8 @@ impl crate::codec::Encode for TopicPartitions {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -1200,7 +1187,7 @@ impl TopicPartitions {
             this.topic_name = g.string();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

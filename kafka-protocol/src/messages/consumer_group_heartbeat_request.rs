@@ -183,12 +183,10 @@ impl crate::codec::Decode for ConsumerGroupHeartbeatRequest {
                     crate::codec::decode::ctx(e, "ConsumerGroupHeartbeatRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -208,7 +206,7 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "ConsumerGroupHeartbeatRequest",
@@ -218,7 +216,7 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "ConsumerGroupHeartbeatRequest",
@@ -232,7 +230,7 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
         {
             if let Some(v) = &self.instance_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ConsumerGroupHeartbeatRequest",
@@ -244,7 +242,7 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
         {
             if let Some(v) = &self.rack_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ConsumerGroupHeartbeatRequest",
@@ -259,15 +257,15 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
         {
             if let Some(v) = &self.subscribed_topic_names {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "ConsumerGroupHeartbeatRequest",
                     "SubscribedTopicNames",
                 )?;
-                for e in (v).iter() {
+                for e in v.iter() {
                     crate::codec::encode::check_len(
-                        (e).len(),
+                        e.len(),
                         flex,
                         true,
                         "ConsumerGroupHeartbeatRequest",
@@ -278,8 +276,8 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
             n += match &self.subscribed_topic_names {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::encode::string_size(Some(e), flex);
                     }
                     n
@@ -296,7 +294,7 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
             }
             if let Some(v) = &self.subscribed_topic_regex {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ConsumerGroupHeartbeatRequest",
@@ -314,7 +312,7 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
         {
             if let Some(v) = &self.server_assignor {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ConsumerGroupHeartbeatRequest",
@@ -326,7 +324,7 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
         {
             if let Some(v) = &self.topic_partitions {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "ConsumerGroupHeartbeatRequest",
@@ -336,8 +334,8 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
             n += match &self.topic_partitions {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -370,7 +368,7 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
             crate::codec::encode::put_string(buf, Some(&self.member_id), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.member_epoch);
+            ::bytes::BufMut::put_i32(buf, self.member_epoch);
         }
         {
             crate::codec::encode::put_string(buf, self.instance_id.as_ref(), flex);
@@ -379,14 +377,14 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
             crate::codec::encode::put_string(buf, self.rack_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.rebalance_timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.rebalance_timeout_ms);
         }
         {
             match &self.subscribed_topic_names {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::encode::put_string(buf, Some(e), flex);
                     }
                 }
@@ -402,8 +400,8 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatRequest {
             match &self.topic_partitions {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
@@ -457,7 +455,7 @@ impl ConsumerGroupHeartbeatRequest {
             this.subscribed_topic_names = if (true) && g.one_in(5) {
                 None
             } else {
-                Some((0..g.len()).map(|_| g.string()).collect())
+                Some((0..g.arr_len()).map(|_| g.string()).collect())
             };
         }
         if version >= 1 {
@@ -479,7 +477,7 @@ impl ConsumerGroupHeartbeatRequest {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = TopicPartitions::arbitrary(g, version);
@@ -557,12 +555,10 @@ impl crate::codec::Decode for TopicPartitions {
                     crate::codec::decode::ctx(e, "TopicPartitions", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -579,19 +575,16 @@ impl crate::codec::Encode for TopicPartitions {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicPartitions",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -614,8 +607,8 @@ impl crate::codec::Encode for TopicPartitions {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -641,7 +634,7 @@ impl TopicPartitions {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -138,12 +138,10 @@ impl crate::codec::Decode for ConsumerGroupHeartbeatResponse {
                     crate::codec::decode::ctx(e, "ConsumerGroupHeartbeatResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -170,7 +168,7 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ConsumerGroupHeartbeatResponse",
@@ -182,7 +180,7 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatResponse {
         {
             if let Some(v) = &self.member_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ConsumerGroupHeartbeatResponse",
@@ -223,10 +221,10 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
@@ -235,10 +233,10 @@ impl crate::codec::Encode for ConsumerGroupHeartbeatResponse {
             crate::codec::encode::put_string(buf, self.member_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.member_epoch);
+            ::bytes::BufMut::put_i32(buf, self.member_epoch);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.heartbeat_interval_ms);
+            ::bytes::BufMut::put_i32(buf, self.heartbeat_interval_ms);
         }
         {
             match &self.assignment {
@@ -360,12 +358,10 @@ impl crate::codec::Decode for Assignment {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Assignment", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -379,7 +375,7 @@ impl crate::codec::Encode for Assignment {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_partitions).len(),
+                self.topic_partitions.len(),
                 flex,
                 false,
                 "Assignment",
@@ -387,11 +383,11 @@ impl crate::codec::Encode for Assignment {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.topic_partitions).len()),
+                    Some(self.topic_partitions.len()),
                     flex,
                     false,
                 );
-                for e in (&self.topic_partitions).iter() {
+                for e in self.topic_partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -411,8 +407,8 @@ impl crate::codec::Encode for Assignment {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            crate::codec::encode::put_len(buf, Some((&self.topic_partitions).len()), flex, false);
-            for e in (&self.topic_partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topic_partitions.len()), flex, false);
+            for e in self.topic_partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -435,7 +431,7 @@ impl Assignment {
         let flex = true;
         let mut this = Self::default();
         if true {
-            this.topic_partitions = (0..g.len())
+            this.topic_partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicPartitions::arbitrary(g, version);
@@ -509,12 +505,10 @@ impl crate::codec::Decode for TopicPartitions {
                     crate::codec::decode::ctx(e, "TopicPartitions", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -531,19 +525,16 @@ impl crate::codec::Encode for TopicPartitions {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicPartitions",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -566,8 +557,8 @@ impl crate::codec::Encode for TopicPartitions {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -593,7 +584,7 @@ impl TopicPartitions {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

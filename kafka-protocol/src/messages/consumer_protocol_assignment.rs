@@ -75,7 +75,7 @@ impl crate::codec::Encode for ConsumerProtocolAssignment {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.assigned_partitions).len(),
+                self.assigned_partitions.len(),
                 flex,
                 false,
                 "ConsumerProtocolAssignment",
@@ -83,11 +83,11 @@ impl crate::codec::Encode for ConsumerProtocolAssignment {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.assigned_partitions).len()),
+                    Some(self.assigned_partitions.len()),
                     flex,
                     false,
                 );
-                for e in (&self.assigned_partitions).iter() {
+                for e in self.assigned_partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -96,7 +96,7 @@ impl crate::codec::Encode for ConsumerProtocolAssignment {
         {
             if let Some(v) = &self.user_data {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "ConsumerProtocolAssignment",
@@ -118,13 +118,8 @@ impl crate::codec::Encode for ConsumerProtocolAssignment {
         }
         let flex = false;
         {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.assigned_partitions).len()),
-                flex,
-                false,
-            );
-            for e in (&self.assigned_partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.assigned_partitions.len()), flex, false);
+            for e in self.assigned_partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -143,7 +138,7 @@ impl ConsumerProtocolAssignment {
         let flex = false;
         let mut this = Self::default();
         if true {
-            this.assigned_partitions = (0..g.len())
+            this.assigned_partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicPartition::arbitrary(g, version);
@@ -218,7 +213,7 @@ impl crate::codec::Encode for TopicPartition {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic).len(),
+                self.topic.len(),
                 flex,
                 true,
                 "TopicPartition",
@@ -228,19 +223,16 @@ impl crate::codec::Encode for TopicPartition {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicPartition",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -256,8 +248,8 @@ impl crate::codec::Encode for TopicPartition {
             crate::codec::encode::put_string(buf, Some(&self.topic), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -276,7 +268,7 @@ impl TopicPartition {
             this.topic = g.string();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         this
     }

@@ -110,15 +110,15 @@ impl crate::codec::Encode for ConsumerProtocolSubscription {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "ConsumerProtocolSubscription",
                 "Topics",
             )?;
-            for e in (&self.topics).iter() {
+            for e in self.topics.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "ConsumerProtocolSubscription",
@@ -127,8 +127,8 @@ impl crate::codec::Encode for ConsumerProtocolSubscription {
             }
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -137,7 +137,7 @@ impl crate::codec::Encode for ConsumerProtocolSubscription {
         {
             if let Some(v) = &self.user_data {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "ConsumerProtocolSubscription",
@@ -148,7 +148,7 @@ impl crate::codec::Encode for ConsumerProtocolSubscription {
         }
         if version >= 1 {
             crate::codec::encode::check_len(
-                (&self.owned_partitions).len(),
+                self.owned_partitions.len(),
                 flex,
                 false,
                 "ConsumerProtocolSubscription",
@@ -156,11 +156,11 @@ impl crate::codec::Encode for ConsumerProtocolSubscription {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.owned_partitions).len()),
+                    Some(self.owned_partitions.len()),
                     flex,
                     false,
                 );
-                for e in (&self.owned_partitions).iter() {
+                for e in self.owned_partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -179,7 +179,7 @@ impl crate::codec::Encode for ConsumerProtocolSubscription {
             }
             if let Some(v) = &self.rack_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ConsumerProtocolSubscription",
@@ -201,8 +201,8 @@ impl crate::codec::Encode for ConsumerProtocolSubscription {
         }
         let flex = false;
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
@@ -210,13 +210,13 @@ impl crate::codec::Encode for ConsumerProtocolSubscription {
             crate::codec::encode::put_bytes(buf, self.user_data.as_ref(), flex);
         }
         if version >= 1 {
-            crate::codec::encode::put_len(buf, Some((&self.owned_partitions).len()), flex, false);
-            for e in (&self.owned_partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.owned_partitions.len()), flex, false);
+            for e in self.owned_partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 2 {
-            ::bytes::BufMut::put_i32(buf, *&self.generation_id);
+            ::bytes::BufMut::put_i32(buf, self.generation_id);
         }
         if version >= 3 {
             crate::codec::encode::put_string(buf, self.rack_id.as_ref(), flex);
@@ -233,7 +233,7 @@ impl ConsumerProtocolSubscription {
         let flex = false;
         let mut this = Self::default();
         if true {
-            this.topics = (0..g.len()).map(|_| g.string()).collect();
+            this.topics = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if true {
             this.user_data = if (true) && g.one_in(5) {
@@ -243,7 +243,7 @@ impl ConsumerProtocolSubscription {
             };
         }
         if version >= 1 {
-            this.owned_partitions = (0..g.len())
+            this.owned_partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicPartition::arbitrary(g, version);
@@ -321,7 +321,7 @@ impl crate::codec::Encode for TopicPartition {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic).len(),
+                self.topic.len(),
                 flex,
                 true,
                 "TopicPartition",
@@ -331,19 +331,16 @@ impl crate::codec::Encode for TopicPartition {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicPartition",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -359,8 +356,8 @@ impl crate::codec::Encode for TopicPartition {
             crate::codec::encode::put_string(buf, Some(&self.topic), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -379,7 +376,7 @@ impl TopicPartition {
             this.topic = g.string();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         this
     }

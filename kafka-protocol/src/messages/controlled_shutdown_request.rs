@@ -69,12 +69,10 @@ impl crate::codec::Decode for ControlledShutdownRequest {
                     crate::codec::decode::ctx(e, "ControlledShutdownRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -118,10 +116,10 @@ impl crate::codec::Encode for ControlledShutdownRequest {
         }
         let flex = version >= 3;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.broker_id);
+            ::bytes::BufMut::put_i32(buf, self.broker_id);
         }
         if version >= 2 {
-            ::bytes::BufMut::put_i64(buf, *&self.broker_epoch);
+            ::bytes::BufMut::put_i64(buf, self.broker_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

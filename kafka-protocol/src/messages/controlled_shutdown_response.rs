@@ -72,12 +72,10 @@ impl crate::codec::Decode for ControlledShutdownResponse {
                     crate::codec::decode::ctx(e, "ControlledShutdownResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -100,7 +98,7 @@ impl crate::codec::Encode for ControlledShutdownResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.remaining_partitions).len(),
+                self.remaining_partitions.len(),
                 flex,
                 false,
                 "ControlledShutdownResponse",
@@ -108,11 +106,11 @@ impl crate::codec::Encode for ControlledShutdownResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.remaining_partitions).len()),
+                    Some(self.remaining_partitions.len()),
                     flex,
                     false,
                 );
-                for e in (&self.remaining_partitions).iter() {
+                for e in self.remaining_partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -138,16 +136,11 @@ impl crate::codec::Encode for ControlledShutdownResponse {
         }
         let flex = version >= 3;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.remaining_partitions).len()),
-                flex,
-                false,
-            );
-            for e in (&self.remaining_partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.remaining_partitions.len()), flex, false);
+            for e in self.remaining_partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -173,7 +166,7 @@ impl ControlledShutdownResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.remaining_partitions = (0..g.len())
+            this.remaining_partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = RemainingPartition::arbitrary(g, version);
@@ -248,12 +241,10 @@ impl crate::codec::Decode for RemainingPartition {
                     crate::codec::decode::ctx(e, "RemainingPartition", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -267,7 +258,7 @@ impl crate::codec::Encode for RemainingPartition {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "RemainingPartition",
@@ -295,7 +286,7 @@ impl crate::codec::Encode for RemainingPartition {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -111,12 +111,10 @@ impl crate::codec::Decode for ControllerRegistrationRequest {
                     crate::codec::decode::ctx(e, "ControllerRegistrationRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -145,19 +143,16 @@ impl crate::codec::Encode for ControllerRegistrationRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.listeners).len(),
+                self.listeners.len(),
                 flex,
                 false,
                 "ControllerRegistrationRequest",
                 "Listeners",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.listeners).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.listeners).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.listeners.len()), flex, false);
+                for e in self.listeners.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -165,19 +160,16 @@ impl crate::codec::Encode for ControllerRegistrationRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.features).len(),
+                self.features.len(),
                 flex,
                 false,
                 "ControllerRegistrationRequest",
                 "Features",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.features).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.features).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.features.len()), flex, false);
+                for e in self.features.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -203,23 +195,23 @@ impl crate::codec::Encode for ControllerRegistrationRequest {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_id);
+            ::bytes::BufMut::put_i32(buf, self.controller_id);
         }
         {
             crate::codec::encode::put_uuid(buf, &self.incarnation_id);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.zk_migration_ready);
+            crate::codec::encode::put_bool(buf, self.zk_migration_ready);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.listeners).len()), flex, false);
-            for e in (&self.listeners).iter() {
+            crate::codec::encode::put_len(buf, Some(self.listeners.len()), flex, false);
+            for e in self.listeners.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.features).len()), flex, false);
-            for e in (&self.features).iter() {
+            crate::codec::encode::put_len(buf, Some(self.features.len()), flex, false);
+            for e in self.features.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -251,7 +243,7 @@ impl ControllerRegistrationRequest {
             this.zk_migration_ready = g.bool();
         }
         if true {
-            this.listeners = (0..g.len())
+            this.listeners = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Listener::arbitrary(g, version);
@@ -261,7 +253,7 @@ impl ControllerRegistrationRequest {
                 .collect();
         }
         if true {
-            this.features = (0..g.len())
+            this.features = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Feature::arbitrary(g, version);
@@ -356,12 +348,10 @@ impl crate::codec::Decode for Listener {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Listener", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -374,11 +364,11 @@ impl crate::codec::Encode for Listener {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.name).len(), flex, true, "Listener", "Name")?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "Listener", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
-            crate::codec::encode::check_len((&self.host).len(), flex, true, "Listener", "Host")?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "Listener", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -407,10 +397,10 @@ impl crate::codec::Encode for Listener {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_u16(buf, *&self.port);
+            ::bytes::BufMut::put_u16(buf, self.port);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.security_protocol);
+            ::bytes::BufMut::put_i16(buf, self.security_protocol);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -517,12 +507,10 @@ impl crate::codec::Decode for Feature {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Feature", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -535,7 +523,7 @@ impl crate::codec::Encode for Feature {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.name).len(), flex, true, "Feature", "Name")?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "Feature", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
@@ -561,10 +549,10 @@ impl crate::codec::Encode for Feature {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.min_supported_version);
+            ::bytes::BufMut::put_i16(buf, self.min_supported_version);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.max_supported_version);
+            ::bytes::BufMut::put_i16(buf, self.max_supported_version);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -57,12 +57,10 @@ impl crate::codec::Decode for CreateAclsRequest {
                     crate::codec::decode::ctx(e, "CreateAclsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -82,19 +80,16 @@ impl crate::codec::Encode for CreateAclsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.creations).len(),
+                self.creations.len(),
                 flex,
                 false,
                 "CreateAclsRequest",
                 "Creations",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.creations).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.creations).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.creations.len()), flex, false);
+                for e in self.creations.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -120,8 +115,8 @@ impl crate::codec::Encode for CreateAclsRequest {
         }
         let flex = version >= 2;
         {
-            crate::codec::encode::put_len(buf, Some((&self.creations).len()), flex, false);
-            for e in (&self.creations).iter() {
+            crate::codec::encode::put_len(buf, Some(self.creations.len()), flex, false);
+            for e in self.creations.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -144,7 +139,7 @@ impl CreateAclsRequest {
         let flex = version >= 2;
         let mut this = Self::default();
         if true {
-            this.creations = (0..g.len())
+            this.creations = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AclCreation::arbitrary(g, version);
@@ -272,12 +267,10 @@ impl crate::codec::Decode for AclCreation {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "AclCreation", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -294,7 +287,7 @@ impl crate::codec::Encode for AclCreation {
         }
         {
             crate::codec::encode::check_len(
-                (&self.resource_name).len(),
+                self.resource_name.len(),
                 flex,
                 true,
                 "AclCreation",
@@ -313,7 +306,7 @@ impl crate::codec::Encode for AclCreation {
         }
         {
             crate::codec::encode::check_len(
-                (&self.principal).len(),
+                self.principal.len(),
                 flex,
                 true,
                 "AclCreation",
@@ -322,7 +315,7 @@ impl crate::codec::Encode for AclCreation {
             n += crate::codec::encode::string_size(Some(&self.principal), flex);
         }
         {
-            crate::codec::encode::check_len((&self.host).len(), flex, true, "AclCreation", "Host")?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "AclCreation", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -345,13 +338,13 @@ impl crate::codec::Encode for AclCreation {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type);
+            ::bytes::BufMut::put_i8(buf, self.resource_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.resource_name), flex);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_pattern_type);
+            ::bytes::BufMut::put_i8(buf, self.resource_pattern_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.principal), flex);
@@ -360,10 +353,10 @@ impl crate::codec::Encode for AclCreation {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.operation);
+            ::bytes::BufMut::put_i8(buf, self.operation);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.permission_type);
+            ::bytes::BufMut::put_i8(buf, self.permission_type);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

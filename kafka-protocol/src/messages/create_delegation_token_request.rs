@@ -106,12 +106,10 @@ impl crate::codec::Decode for CreateDelegationTokenRequest {
                     crate::codec::decode::ctx(e, "CreateDelegationTokenRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -139,7 +137,7 @@ impl crate::codec::Encode for CreateDelegationTokenRequest {
             }
             if let Some(v) = &self.owner_principal_type {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "CreateDelegationTokenRequest",
@@ -164,7 +162,7 @@ impl crate::codec::Encode for CreateDelegationTokenRequest {
             }
             if let Some(v) = &self.owner_principal_name {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "CreateDelegationTokenRequest",
@@ -181,19 +179,16 @@ impl crate::codec::Encode for CreateDelegationTokenRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.renewers).len(),
+                self.renewers.len(),
                 flex,
                 false,
                 "CreateDelegationTokenRequest",
                 "Renewers",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.renewers).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.renewers).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.renewers.len()), flex, false);
+                for e in self.renewers.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -228,13 +223,13 @@ impl crate::codec::Encode for CreateDelegationTokenRequest {
             crate::codec::encode::put_string(buf, self.owner_principal_name.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.renewers).len()), flex, false);
-            for e in (&self.renewers).iter() {
+            crate::codec::encode::put_len(buf, Some(self.renewers.len()), flex, false);
+            for e in self.renewers.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.max_lifetime_ms);
+            ::bytes::BufMut::put_i64(buf, self.max_lifetime_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -269,7 +264,7 @@ impl CreateDelegationTokenRequest {
             };
         }
         if true {
-            this.renewers = (0..g.len())
+            this.renewers = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = CreatableRenewers::arbitrary(g, version);
@@ -346,12 +341,10 @@ impl crate::codec::Decode for CreatableRenewers {
                     crate::codec::decode::ctx(e, "CreatableRenewers", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -365,7 +358,7 @@ impl crate::codec::Encode for CreatableRenewers {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.principal_type).len(),
+                self.principal_type.len(),
                 flex,
                 true,
                 "CreatableRenewers",
@@ -375,7 +368,7 @@ impl crate::codec::Encode for CreatableRenewers {
         }
         {
             crate::codec::encode::check_len(
-                (&self.principal_name).len(),
+                self.principal_name.len(),
                 flex,
                 true,
                 "CreatableRenewers",

@@ -185,12 +185,10 @@ impl crate::codec::Decode for CreateDelegationTokenResponse {
                     crate::codec::decode::ctx(e, "CreateDelegationTokenResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -213,7 +211,7 @@ impl crate::codec::Encode for CreateDelegationTokenResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.principal_type).len(),
+                self.principal_type.len(),
                 flex,
                 true,
                 "CreateDelegationTokenResponse",
@@ -223,7 +221,7 @@ impl crate::codec::Encode for CreateDelegationTokenResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.principal_name).len(),
+                self.principal_name.len(),
                 flex,
                 true,
                 "CreateDelegationTokenResponse",
@@ -233,7 +231,7 @@ impl crate::codec::Encode for CreateDelegationTokenResponse {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.token_requester_principal_type).len(),
+                self.token_requester_principal_type.len(),
                 flex,
                 true,
                 "CreateDelegationTokenResponse",
@@ -250,7 +248,7 @@ impl crate::codec::Encode for CreateDelegationTokenResponse {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.token_requester_principal_name).len(),
+                self.token_requester_principal_name.len(),
                 flex,
                 true,
                 "CreateDelegationTokenResponse",
@@ -276,7 +274,7 @@ impl crate::codec::Encode for CreateDelegationTokenResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.token_id).len(),
+                self.token_id.len(),
                 flex,
                 true,
                 "CreateDelegationTokenResponse",
@@ -286,7 +284,7 @@ impl crate::codec::Encode for CreateDelegationTokenResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.hmac).len(),
+                self.hmac.len(),
                 flex,
                 false,
                 "CreateDelegationTokenResponse",
@@ -317,7 +315,7 @@ impl crate::codec::Encode for CreateDelegationTokenResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.principal_type), flex);
@@ -332,13 +330,13 @@ impl crate::codec::Encode for CreateDelegationTokenResponse {
             crate::codec::encode::put_string(buf, Some(&self.token_requester_principal_name), flex);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.issue_timestamp_ms);
+            ::bytes::BufMut::put_i64(buf, self.issue_timestamp_ms);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.expiry_timestamp_ms);
+            ::bytes::BufMut::put_i64(buf, self.expiry_timestamp_ms);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.max_timestamp_ms);
+            ::bytes::BufMut::put_i64(buf, self.max_timestamp_ms);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.token_id), flex);
@@ -347,7 +345,7 @@ impl crate::codec::Encode for CreateDelegationTokenResponse {
             crate::codec::encode::put_bytes(buf, Some(&self.hmac), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -82,12 +82,10 @@ impl crate::codec::Decode for CreatePartitionsRequest {
                     crate::codec::decode::ctx(e, "CreatePartitionsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -107,7 +105,7 @@ impl crate::codec::Encode for CreatePartitionsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "CreatePartitionsRequest",
@@ -115,8 +113,8 @@ impl crate::codec::Encode for CreatePartitionsRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -148,16 +146,16 @@ impl crate::codec::Encode for CreatePartitionsRequest {
         }
         let flex = version >= 2;
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.validate_only);
+            crate::codec::encode::put_bool(buf, self.validate_only);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -178,7 +176,7 @@ impl CreatePartitionsRequest {
         let flex = version >= 2;
         let mut this = Self::default();
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = CreatePartitionsTopic::arbitrary(g, version);
@@ -272,12 +270,10 @@ impl crate::codec::Decode for CreatePartitionsTopic {
                     crate::codec::decode::ctx(e, "CreatePartitionsTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -291,7 +287,7 @@ impl crate::codec::Encode for CreatePartitionsTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "CreatePartitionsTopic",
@@ -305,7 +301,7 @@ impl crate::codec::Encode for CreatePartitionsTopic {
         {
             if let Some(v) = &self.assignments {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "CreatePartitionsTopic",
@@ -315,8 +311,8 @@ impl crate::codec::Encode for CreatePartitionsTopic {
             n += match &self.assignments {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -340,14 +336,14 @@ impl crate::codec::Encode for CreatePartitionsTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.count);
+            ::bytes::BufMut::put_i32(buf, self.count);
         }
         {
             match &self.assignments {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
@@ -382,7 +378,7 @@ impl CreatePartitionsTopic {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = CreatePartitionsAssignment::arbitrary(g, version);
@@ -450,12 +446,10 @@ impl crate::codec::Decode for CreatePartitionsAssignment {
                     crate::codec::decode::ctx(e, "CreatePartitionsAssignment", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -469,19 +463,16 @@ impl crate::codec::Encode for CreatePartitionsAssignment {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.broker_ids).len(),
+                self.broker_ids.len(),
                 flex,
                 false,
                 "CreatePartitionsAssignment",
                 "BrokerIds",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.broker_ids).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.broker_ids).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.broker_ids.len()), flex, false);
+                for e in self.broker_ids.iter() {
                     n += 4;
                 }
                 n
@@ -501,8 +492,8 @@ impl crate::codec::Encode for CreatePartitionsAssignment {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            crate::codec::encode::put_len(buf, Some((&self.broker_ids).len()), flex, false);
-            for e in (&self.broker_ids).iter() {
+            crate::codec::encode::put_len(buf, Some(self.broker_ids.len()), flex, false);
+            for e in self.broker_ids.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -525,7 +516,7 @@ impl CreatePartitionsAssignment {
         let flex = version >= 2;
         let mut this = Self::default();
         if true {
-            this.broker_ids = (0..g.len()).map(|_| g.i32()).collect();
+            this.broker_ids = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

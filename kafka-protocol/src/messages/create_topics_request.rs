@@ -80,12 +80,10 @@ impl crate::codec::Decode for CreateTopicsRequest {
                     crate::codec::decode::ctx(e, "CreateTopicsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -105,7 +103,7 @@ impl crate::codec::Encode for CreateTopicsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "CreateTopicsRequest",
@@ -113,8 +111,8 @@ impl crate::codec::Encode for CreateTopicsRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -125,7 +123,7 @@ impl crate::codec::Encode for CreateTopicsRequest {
         }
         if version >= 1 {
             n += 1;
-        } else if self.validate_only != false {
+        } else if self.validate_only {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateTopicsRequest",
                 field: "validateOnly",
@@ -152,16 +150,16 @@ impl crate::codec::Encode for CreateTopicsRequest {
         }
         let flex = version >= 5;
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         if version >= 1 {
-            crate::codec::encode::put_bool(buf, *&self.validate_only);
+            crate::codec::encode::put_bool(buf, self.validate_only);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -182,7 +180,7 @@ impl CreateTopicsRequest {
         let flex = version >= 5;
         let mut this = Self::default();
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = CreatableTopic::arbitrary(g, version);
@@ -298,12 +296,10 @@ impl crate::codec::Decode for CreatableTopic {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "CreatableTopic", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -316,13 +312,7 @@ impl crate::codec::Encode for CreatableTopic {
         let flex = version >= 5;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len(
-                (&self.name).len(),
-                flex,
-                true,
-                "CreatableTopic",
-                "Name",
-            )?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "CreatableTopic", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
@@ -333,7 +323,7 @@ impl crate::codec::Encode for CreatableTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.assignments).len(),
+                self.assignments.len(),
                 flex,
                 false,
                 "CreatableTopic",
@@ -341,11 +331,11 @@ impl crate::codec::Encode for CreatableTopic {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.assignments).len()),
+                    Some(self.assignments.len()),
                     flex,
                     false,
                 );
-                for e in (&self.assignments).iter() {
+                for e in self.assignments.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -353,7 +343,7 @@ impl crate::codec::Encode for CreatableTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.configs).len(),
+                self.configs.len(),
                 flex,
                 false,
                 "CreatableTopic",
@@ -361,8 +351,8 @@ impl crate::codec::Encode for CreatableTopic {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.configs).len()), flex, false);
-                for e in (&self.configs).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.configs.len()), flex, false);
+                for e in self.configs.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -385,20 +375,20 @@ impl crate::codec::Encode for CreatableTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.num_partitions);
+            ::bytes::BufMut::put_i32(buf, self.num_partitions);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.replication_factor);
+            ::bytes::BufMut::put_i16(buf, self.replication_factor);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.assignments).len()), flex, false);
-            for e in (&self.assignments).iter() {
+            crate::codec::encode::put_len(buf, Some(self.assignments.len()), flex, false);
+            for e in self.assignments.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.configs).len()), flex, false);
-            for e in (&self.configs).iter() {
+            crate::codec::encode::put_len(buf, Some(self.configs.len()), flex, false);
+            for e in self.configs.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -430,7 +420,7 @@ impl CreatableTopic {
             this.replication_factor = g.i16();
         }
         if true {
-            this.assignments = (0..g.len())
+            this.assignments = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = CreatableReplicaAssignment::arbitrary(g, version);
@@ -440,7 +430,7 @@ impl CreatableTopic {
                 .collect();
         }
         if true {
-            this.configs = (0..g.len())
+            this.configs = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = CreatableTopicConfig::arbitrary(g, version);
@@ -518,12 +508,10 @@ impl crate::codec::Decode for CreatableReplicaAssignment {
                     crate::codec::decode::ctx(e, "CreatableReplicaAssignment", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -540,19 +528,16 @@ impl crate::codec::Encode for CreatableReplicaAssignment {
         }
         {
             crate::codec::encode::check_len(
-                (&self.broker_ids).len(),
+                self.broker_ids.len(),
                 flex,
                 false,
                 "CreatableReplicaAssignment",
                 "BrokerIds",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.broker_ids).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.broker_ids).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.broker_ids.len()), flex, false);
+                for e in self.broker_ids.iter() {
                     n += 4;
                 }
                 n
@@ -572,11 +557,11 @@ impl crate::codec::Encode for CreatableReplicaAssignment {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 5;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.broker_ids).len()), flex, false);
-            for e in (&self.broker_ids).iter() {
+            crate::codec::encode::put_len(buf, Some(self.broker_ids.len()), flex, false);
+            for e in self.broker_ids.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -602,7 +587,7 @@ impl CreatableReplicaAssignment {
             this.partition_index = g.i32();
         }
         if true {
-            this.broker_ids = (0..g.len()).map(|_| g.i32()).collect();
+            this.broker_ids = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();
@@ -670,12 +655,10 @@ impl crate::codec::Decode for CreatableTopicConfig {
                     crate::codec::decode::ctx(e, "CreatableTopicConfig", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -689,7 +672,7 @@ impl crate::codec::Encode for CreatableTopicConfig {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "CreatableTopicConfig",
@@ -700,7 +683,7 @@ impl crate::codec::Encode for CreatableTopicConfig {
         {
             if let Some(v) = &self.value {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "CreatableTopicConfig",

@@ -70,12 +70,10 @@ impl crate::codec::Decode for CreateTopicsResponse {
                     crate::codec::decode::ctx(e, "CreateTopicsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,7 +96,7 @@ impl crate::codec::Encode for CreateTopicsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "CreateTopicsResponse",
@@ -106,8 +104,8 @@ impl crate::codec::Encode for CreateTopicsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,11 +131,11 @@ impl crate::codec::Encode for CreateTopicsResponse {
         }
         let flex = version >= 5;
         if version >= 2 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -163,7 +161,7 @@ impl CreateTopicsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = CreatableTopicResult::arbitrary(g, version);
@@ -335,7 +333,7 @@ impl crate::codec::Encode for CreatableTopicResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "CreatableTopicResult",
@@ -352,7 +350,7 @@ impl crate::codec::Encode for CreatableTopicResult {
         if version >= 1 {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "CreatableTopicResult",
@@ -377,7 +375,7 @@ impl crate::codec::Encode for CreatableTopicResult {
             }
             if let Some(v) = &self.configs {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "CreatableTopicResult",
@@ -387,8 +385,8 @@ impl crate::codec::Encode for CreatableTopicResult {
             n += match &self.configs {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -424,23 +422,23 @@ impl crate::codec::Encode for CreatableTopicResult {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 1 {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         if version >= 5 {
-            ::bytes::BufMut::put_i32(buf, *&self.num_partitions);
+            ::bytes::BufMut::put_i32(buf, self.num_partitions);
         }
         if version >= 5 {
-            ::bytes::BufMut::put_i16(buf, *&self.replication_factor);
+            ::bytes::BufMut::put_i16(buf, self.replication_factor);
         }
         if version >= 5 {
             match &self.configs {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
@@ -458,7 +456,7 @@ impl crate::codec::Encode for CreatableTopicResult {
                 let s = 2;
                 crate::codec::encode::put_uvarint(buf, 0);
                 crate::codec::encode::put_uvarint(buf, s as u32);
-                ::bytes::BufMut::put_i16(buf, *&self.topic_config_error_code);
+                ::bytes::BufMut::put_i16(buf, self.topic_config_error_code);
             }
             crate::codec::tagged::put_unknown_below(buf, &self.unknown_tagged_fields, u, u64::MAX);
             let _ = count;
@@ -504,7 +502,7 @@ impl CreatableTopicResult {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = CreatableTopicConfigs::arbitrary(g, version);
@@ -616,12 +614,10 @@ impl crate::codec::Decode for CreatableTopicConfigs {
                     crate::codec::decode::ctx(e, "CreatableTopicConfigs", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -635,7 +631,7 @@ impl crate::codec::Encode for CreatableTopicConfigs {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "CreatableTopicConfigs",
@@ -646,7 +642,7 @@ impl crate::codec::Encode for CreatableTopicConfigs {
         {
             if let Some(v) = &self.value {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "CreatableTopicConfigs",
@@ -684,13 +680,13 @@ impl crate::codec::Encode for CreatableTopicConfigs {
             crate::codec::encode::put_string(buf, self.value.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.read_only);
+            crate::codec::encode::put_bool(buf, self.read_only);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.config_source);
+            ::bytes::BufMut::put_i8(buf, self.config_source);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.is_sensitive);
+            crate::codec::encode::put_bool(buf, self.is_sensitive);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

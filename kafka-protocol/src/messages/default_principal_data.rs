@@ -79,12 +79,10 @@ impl crate::codec::Decode for DefaultPrincipalData {
                     crate::codec::decode::ctx(e, "DefaultPrincipalData", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -104,7 +102,7 @@ impl crate::codec::Encode for DefaultPrincipalData {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.r#type).len(),
+                self.r#type.len(),
                 flex,
                 true,
                 "DefaultPrincipalData",
@@ -114,7 +112,7 @@ impl crate::codec::Encode for DefaultPrincipalData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "DefaultPrincipalData",
@@ -151,7 +149,7 @@ impl crate::codec::Encode for DefaultPrincipalData {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.token_authenticated);
+            crate::codec::encode::put_bool(buf, self.token_authenticated);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -57,12 +57,10 @@ impl crate::codec::Decode for DeleteAclsRequest {
                     crate::codec::decode::ctx(e, "DeleteAclsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -82,7 +80,7 @@ impl crate::codec::Encode for DeleteAclsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.filters).len(),
+                self.filters.len(),
                 flex,
                 false,
                 "DeleteAclsRequest",
@@ -90,8 +88,8 @@ impl crate::codec::Encode for DeleteAclsRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.filters).len()), flex, false);
-                for e in (&self.filters).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.filters.len()), flex, false);
+                for e in self.filters.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -117,8 +115,8 @@ impl crate::codec::Encode for DeleteAclsRequest {
         }
         let flex = version >= 2;
         {
-            crate::codec::encode::put_len(buf, Some((&self.filters).len()), flex, false);
-            for e in (&self.filters).iter() {
+            crate::codec::encode::put_len(buf, Some(self.filters.len()), flex, false);
+            for e in self.filters.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -141,7 +139,7 @@ impl DeleteAclsRequest {
         let flex = version >= 2;
         let mut this = Self::default();
         if true {
-            this.filters = (0..g.len())
+            this.filters = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DeleteAclsFilter::arbitrary(g, version);
@@ -274,12 +272,10 @@ impl crate::codec::Decode for DeleteAclsFilter {
                     crate::codec::decode::ctx(e, "DeleteAclsFilter", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -297,7 +293,7 @@ impl crate::codec::Encode for DeleteAclsFilter {
         {
             if let Some(v) = &self.resource_name_filter {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DeleteAclsFilter",
@@ -318,7 +314,7 @@ impl crate::codec::Encode for DeleteAclsFilter {
         {
             if let Some(v) = &self.principal_filter {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DeleteAclsFilter",
@@ -330,7 +326,7 @@ impl crate::codec::Encode for DeleteAclsFilter {
         {
             if let Some(v) = &self.host_filter {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DeleteAclsFilter",
@@ -359,13 +355,13 @@ impl crate::codec::Encode for DeleteAclsFilter {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type_filter);
+            ::bytes::BufMut::put_i8(buf, self.resource_type_filter);
         }
         {
             crate::codec::encode::put_string(buf, self.resource_name_filter.as_ref(), flex);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.pattern_type_filter);
+            ::bytes::BufMut::put_i8(buf, self.pattern_type_filter);
         }
         {
             crate::codec::encode::put_string(buf, self.principal_filter.as_ref(), flex);
@@ -374,10 +370,10 @@ impl crate::codec::Encode for DeleteAclsFilter {
             crate::codec::encode::put_string(buf, self.host_filter.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.operation);
+            ::bytes::BufMut::put_i8(buf, self.operation);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.permission_type);
+            ::bytes::BufMut::put_i8(buf, self.permission_type);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -69,12 +69,10 @@ impl crate::codec::Decode for DeleteAclsResponse {
                     crate::codec::decode::ctx(e, "DeleteAclsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -97,7 +95,7 @@ impl crate::codec::Encode for DeleteAclsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.filter_results).len(),
+                self.filter_results.len(),
                 flex,
                 false,
                 "DeleteAclsResponse",
@@ -105,11 +103,11 @@ impl crate::codec::Encode for DeleteAclsResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.filter_results).len()),
+                    Some(self.filter_results.len()),
                     flex,
                     false,
                 );
-                for e in (&self.filter_results).iter() {
+                for e in self.filter_results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -135,11 +133,11 @@ impl crate::codec::Encode for DeleteAclsResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.filter_results).len()), flex, false);
-            for e in (&self.filter_results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.filter_results.len()), flex, false);
+            for e in self.filter_results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -165,7 +163,7 @@ impl DeleteAclsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.filter_results = (0..g.len())
+            this.filter_results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DeleteAclsFilterResult::arbitrary(g, version);
@@ -255,12 +253,10 @@ impl crate::codec::Decode for DeleteAclsFilterResult {
                     crate::codec::decode::ctx(e, "DeleteAclsFilterResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -278,7 +274,7 @@ impl crate::codec::Encode for DeleteAclsFilterResult {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DeleteAclsFilterResult",
@@ -289,7 +285,7 @@ impl crate::codec::Encode for DeleteAclsFilterResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.matching_acls).len(),
+                self.matching_acls.len(),
                 flex,
                 false,
                 "DeleteAclsFilterResult",
@@ -297,11 +293,11 @@ impl crate::codec::Encode for DeleteAclsFilterResult {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.matching_acls).len()),
+                    Some(self.matching_acls.len()),
                     flex,
                     false,
                 );
-                for e in (&self.matching_acls).iter() {
+                for e in self.matching_acls.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -321,14 +317,14 @@ impl crate::codec::Encode for DeleteAclsFilterResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.matching_acls).len()), flex, false);
-            for e in (&self.matching_acls).iter() {
+            crate::codec::encode::put_len(buf, Some(self.matching_acls.len()), flex, false);
+            for e in self.matching_acls.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -361,7 +357,7 @@ impl DeleteAclsFilterResult {
             };
         }
         if true {
-            this.matching_acls = (0..g.len())
+            this.matching_acls = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DeleteAclsMatchingAcl::arbitrary(g, version);
@@ -519,12 +515,10 @@ impl crate::codec::Decode for DeleteAclsMatchingAcl {
                     crate::codec::decode::ctx(e, "DeleteAclsMatchingAcl", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -542,7 +536,7 @@ impl crate::codec::Encode for DeleteAclsMatchingAcl {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DeleteAclsMatchingAcl",
@@ -556,7 +550,7 @@ impl crate::codec::Encode for DeleteAclsMatchingAcl {
         }
         {
             crate::codec::encode::check_len(
-                (&self.resource_name).len(),
+                self.resource_name.len(),
                 flex,
                 true,
                 "DeleteAclsMatchingAcl",
@@ -575,7 +569,7 @@ impl crate::codec::Encode for DeleteAclsMatchingAcl {
         }
         {
             crate::codec::encode::check_len(
-                (&self.principal).len(),
+                self.principal.len(),
                 flex,
                 true,
                 "DeleteAclsMatchingAcl",
@@ -585,7 +579,7 @@ impl crate::codec::Encode for DeleteAclsMatchingAcl {
         }
         {
             crate::codec::encode::check_len(
-                (&self.host).len(),
+                self.host.len(),
                 flex,
                 true,
                 "DeleteAclsMatchingAcl",
@@ -613,19 +607,19 @@ impl crate::codec::Encode for DeleteAclsMatchingAcl {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type);
+            ::bytes::BufMut::put_i8(buf, self.resource_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.resource_name), flex);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.pattern_type);
+            ::bytes::BufMut::put_i8(buf, self.pattern_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.principal), flex);
@@ -634,10 +628,10 @@ impl crate::codec::Encode for DeleteAclsMatchingAcl {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.operation);
+            ::bytes::BufMut::put_i8(buf, self.operation);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.permission_type);
+            ::bytes::BufMut::put_i8(buf, self.permission_type);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

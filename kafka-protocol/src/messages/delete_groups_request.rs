@@ -58,12 +58,10 @@ impl crate::codec::Decode for DeleteGroupsRequest {
                     crate::codec::decode::ctx(e, "DeleteGroupsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -83,15 +81,15 @@ impl crate::codec::Encode for DeleteGroupsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.groups_names).len(),
+                self.groups_names.len(),
                 flex,
                 false,
                 "DeleteGroupsRequest",
                 "GroupsNames",
             )?;
-            for e in (&self.groups_names).iter() {
+            for e in self.groups_names.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "DeleteGroupsRequest",
@@ -100,11 +98,11 @@ impl crate::codec::Encode for DeleteGroupsRequest {
             }
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.groups_names).len()),
+                    Some(self.groups_names.len()),
                     flex,
                     false,
                 );
-                for e in (&self.groups_names).iter() {
+                for e in self.groups_names.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -130,8 +128,8 @@ impl crate::codec::Encode for DeleteGroupsRequest {
         }
         let flex = version >= 2;
         {
-            crate::codec::encode::put_len(buf, Some((&self.groups_names).len()), flex, false);
-            for e in (&self.groups_names).iter() {
+            crate::codec::encode::put_len(buf, Some(self.groups_names.len()), flex, false);
+            for e in self.groups_names.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
@@ -154,7 +152,7 @@ impl DeleteGroupsRequest {
         let flex = version >= 2;
         let mut this = Self::default();
         if true {
-            this.groups_names = (0..g.len()).map(|_| g.string()).collect();
+            this.groups_names = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

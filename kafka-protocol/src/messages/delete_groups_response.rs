@@ -70,12 +70,10 @@ impl crate::codec::Decode for DeleteGroupsResponse {
                     crate::codec::decode::ctx(e, "DeleteGroupsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,7 +96,7 @@ impl crate::codec::Encode for DeleteGroupsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.results).len(),
+                self.results.len(),
                 flex,
                 false,
                 "DeleteGroupsResponse",
@@ -106,8 +104,8 @@ impl crate::codec::Encode for DeleteGroupsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.results).len()), flex, false);
-                for e in (&self.results).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.results.len()), flex, false);
+                for e in self.results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,11 +131,11 @@ impl crate::codec::Encode for DeleteGroupsResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.results).len()), flex, false);
-            for e in (&self.results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.results.len()), flex, false);
+            for e in self.results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -163,7 +161,7 @@ impl DeleteGroupsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.results = (0..g.len())
+            this.results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DeletableGroupResult::arbitrary(g, version);
@@ -238,12 +236,10 @@ impl crate::codec::Decode for DeletableGroupResult {
                     crate::codec::decode::ctx(e, "DeletableGroupResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -257,7 +253,7 @@ impl crate::codec::Encode for DeletableGroupResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "DeletableGroupResult",
@@ -285,7 +281,7 @@ impl crate::codec::Encode for DeletableGroupResult {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -69,12 +69,10 @@ impl crate::codec::Decode for DeleteRecordsRequest {
                     crate::codec::decode::ctx(e, "DeleteRecordsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -94,7 +92,7 @@ impl crate::codec::Encode for DeleteRecordsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "DeleteRecordsRequest",
@@ -102,8 +100,8 @@ impl crate::codec::Encode for DeleteRecordsRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -132,13 +130,13 @@ impl crate::codec::Encode for DeleteRecordsRequest {
         }
         let flex = version >= 2;
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -159,7 +157,7 @@ impl DeleteRecordsRequest {
         let flex = version >= 2;
         let mut this = Self::default();
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DeleteRecordsTopic::arbitrary(g, version);
@@ -238,12 +236,10 @@ impl crate::codec::Decode for DeleteRecordsTopic {
                     crate::codec::decode::ctx(e, "DeleteRecordsTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -257,7 +253,7 @@ impl crate::codec::Encode for DeleteRecordsTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "DeleteRecordsTopic",
@@ -267,19 +263,16 @@ impl crate::codec::Encode for DeleteRecordsTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "DeleteRecordsTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -302,8 +295,8 @@ impl crate::codec::Encode for DeleteRecordsTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -329,7 +322,7 @@ impl DeleteRecordsTopic {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DeleteRecordsPartition::arbitrary(g, version);
@@ -405,12 +398,10 @@ impl crate::codec::Decode for DeleteRecordsPartition {
                     crate::codec::decode::ctx(e, "DeleteRecordsPartition", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -442,10 +433,10 @@ impl crate::codec::Encode for DeleteRecordsPartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.offset);
+            ::bytes::BufMut::put_i64(buf, self.offset);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -82,12 +82,10 @@ impl crate::codec::Decode for DeleteTopicsRequest {
                     crate::codec::decode::ctx(e, "DeleteTopicsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -107,7 +105,7 @@ impl crate::codec::Encode for DeleteTopicsRequest {
         let mut n = 0usize;
         if version >= 6 {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "DeleteTopicsRequest",
@@ -115,8 +113,8 @@ impl crate::codec::Encode for DeleteTopicsRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -130,15 +128,15 @@ impl crate::codec::Encode for DeleteTopicsRequest {
         }
         if version <= 5 {
             crate::codec::encode::check_len(
-                (&self.topic_names).len(),
+                self.topic_names.len(),
                 flex,
                 false,
                 "DeleteTopicsRequest",
                 "TopicNames",
             )?;
-            for e in (&self.topic_names).iter() {
+            for e in self.topic_names.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "DeleteTopicsRequest",
@@ -147,11 +145,11 @@ impl crate::codec::Encode for DeleteTopicsRequest {
             }
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.topic_names).len()),
+                    Some(self.topic_names.len()),
                     flex,
                     false,
                 );
-                for e in (&self.topic_names).iter() {
+                for e in self.topic_names.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -180,19 +178,19 @@ impl crate::codec::Encode for DeleteTopicsRequest {
         }
         let flex = version >= 4;
         if version >= 6 {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version <= 5 {
-            crate::codec::encode::put_len(buf, Some((&self.topic_names).len()), flex, false);
-            for e in (&self.topic_names).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topic_names.len()), flex, false);
+            for e in self.topic_names.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -213,7 +211,7 @@ impl DeleteTopicsRequest {
         let flex = version >= 4;
         let mut this = Self::default();
         if version >= 6 {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DeleteTopicState::arbitrary(g, version);
@@ -223,7 +221,7 @@ impl DeleteTopicsRequest {
                 .collect();
         }
         if version <= 5 {
-            this.topic_names = (0..g.len()).map(|_| g.string()).collect();
+            this.topic_names = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if true {
             this.timeout_ms = g.i32();
@@ -293,12 +291,10 @@ impl crate::codec::Decode for DeleteTopicState {
                     crate::codec::decode::ctx(e, "DeleteTopicState", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -312,7 +308,7 @@ impl crate::codec::Encode for DeleteTopicState {
         let mut n = 0usize;
         {
             if let Some(v) = &self.name {
-                crate::codec::encode::check_len((v).len(), flex, true, "DeleteTopicState", "Name")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "DeleteTopicState", "Name")?;
             }
             n += crate::codec::encode::string_size(self.name.as_ref(), flex);
         }

@@ -70,12 +70,10 @@ impl crate::codec::Decode for DeleteTopicsResponse {
                     crate::codec::decode::ctx(e, "DeleteTopicsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,19 +96,16 @@ impl crate::codec::Encode for DeleteTopicsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.responses).len(),
+                self.responses.len(),
                 flex,
                 false,
                 "DeleteTopicsResponse",
                 "Responses",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.responses).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.responses).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.responses.len()), flex, false);
+                for e in self.responses.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -136,11 +131,11 @@ impl crate::codec::Encode for DeleteTopicsResponse {
         }
         let flex = version >= 4;
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.responses).len()), flex, false);
-            for e in (&self.responses).iter() {
+            crate::codec::encode::put_len(buf, Some(self.responses.len()), flex, false);
+            for e in self.responses.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -166,7 +161,7 @@ impl DeleteTopicsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.responses = (0..g.len())
+            this.responses = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DeletableTopicResult::arbitrary(g, version);
@@ -265,12 +260,10 @@ impl crate::codec::Decode for DeletableTopicResult {
                     crate::codec::decode::ctx(e, "DeletableTopicResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -292,7 +285,7 @@ impl crate::codec::Encode for DeletableTopicResult {
             }
             if let Some(v) = &self.name {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DeletableTopicResult",
@@ -317,7 +310,7 @@ impl crate::codec::Encode for DeletableTopicResult {
             }
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DeletableTopicResult",
@@ -346,7 +339,7 @@ impl crate::codec::Encode for DeletableTopicResult {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 5 {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);

@@ -129,12 +129,10 @@ impl crate::codec::Decode for DescribeAclsRequest {
                     crate::codec::decode::ctx(e, "DescribeAclsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -158,7 +156,7 @@ impl crate::codec::Encode for DescribeAclsRequest {
         {
             if let Some(v) = &self.resource_name_filter {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeAclsRequest",
@@ -179,7 +177,7 @@ impl crate::codec::Encode for DescribeAclsRequest {
         {
             if let Some(v) = &self.principal_filter {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeAclsRequest",
@@ -191,7 +189,7 @@ impl crate::codec::Encode for DescribeAclsRequest {
         {
             if let Some(v) = &self.host_filter {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeAclsRequest",
@@ -226,13 +224,13 @@ impl crate::codec::Encode for DescribeAclsRequest {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type_filter);
+            ::bytes::BufMut::put_i8(buf, self.resource_type_filter);
         }
         {
             crate::codec::encode::put_string(buf, self.resource_name_filter.as_ref(), flex);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.pattern_type_filter);
+            ::bytes::BufMut::put_i8(buf, self.pattern_type_filter);
         }
         {
             crate::codec::encode::put_string(buf, self.principal_filter.as_ref(), flex);
@@ -241,10 +239,10 @@ impl crate::codec::Encode for DescribeAclsRequest {
             crate::codec::encode::put_string(buf, self.host_filter.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.operation);
+            ::bytes::BufMut::put_i8(buf, self.operation);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.permission_type);
+            ::bytes::BufMut::put_i8(buf, self.permission_type);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -94,12 +94,10 @@ impl crate::codec::Decode for DescribeAclsResponse {
                     crate::codec::decode::ctx(e, "DescribeAclsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -126,7 +124,7 @@ impl crate::codec::Encode for DescribeAclsResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeAclsResponse",
@@ -137,19 +135,16 @@ impl crate::codec::Encode for DescribeAclsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.resources).len(),
+                self.resources.len(),
                 flex,
                 false,
                 "DescribeAclsResponse",
                 "Resources",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.resources).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.resources).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.resources.len()), flex, false);
+                for e in self.resources.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -175,17 +170,17 @@ impl crate::codec::Encode for DescribeAclsResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.resources).len()), flex, false);
-            for e in (&self.resources).iter() {
+            crate::codec::encode::put_len(buf, Some(self.resources.len()), flex, false);
+            for e in self.resources.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -221,7 +216,7 @@ impl DescribeAclsResponse {
             };
         }
         if true {
-            this.resources = (0..g.len())
+            this.resources = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeAclsResource::arbitrary(g, version);
@@ -322,12 +317,10 @@ impl crate::codec::Decode for DescribeAclsResource {
                     crate::codec::decode::ctx(e, "DescribeAclsResource", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -344,7 +337,7 @@ impl crate::codec::Encode for DescribeAclsResource {
         }
         {
             crate::codec::encode::check_len(
-                (&self.resource_name).len(),
+                self.resource_name.len(),
                 flex,
                 true,
                 "DescribeAclsResource",
@@ -363,7 +356,7 @@ impl crate::codec::Encode for DescribeAclsResource {
         }
         {
             crate::codec::encode::check_len(
-                (&self.acls).len(),
+                self.acls.len(),
                 flex,
                 false,
                 "DescribeAclsResource",
@@ -371,8 +364,8 @@ impl crate::codec::Encode for DescribeAclsResource {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.acls).len()), flex, false);
-                for e in (&self.acls).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.acls.len()), flex, false);
+                for e in self.acls.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -392,17 +385,17 @@ impl crate::codec::Encode for DescribeAclsResource {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type);
+            ::bytes::BufMut::put_i8(buf, self.resource_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.resource_name), flex);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.pattern_type);
+            ::bytes::BufMut::put_i8(buf, self.pattern_type);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.acls).len()), flex, false);
-            for e in (&self.acls).iter() {
+            crate::codec::encode::put_len(buf, Some(self.acls.len()), flex, false);
+            for e in self.acls.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -434,7 +427,7 @@ impl DescribeAclsResource {
             this.pattern_type = g.i8();
         }
         if true {
-            this.acls = (0..g.len())
+            this.acls = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AclDescription::arbitrary(g, version);
@@ -529,12 +522,10 @@ impl crate::codec::Decode for AclDescription {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "AclDescription", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -548,7 +539,7 @@ impl crate::codec::Encode for AclDescription {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.principal).len(),
+                self.principal.len(),
                 flex,
                 true,
                 "AclDescription",
@@ -557,13 +548,7 @@ impl crate::codec::Encode for AclDescription {
             n += crate::codec::encode::string_size(Some(&self.principal), flex);
         }
         {
-            crate::codec::encode::check_len(
-                (&self.host).len(),
-                flex,
-                true,
-                "AclDescription",
-                "Host",
-            )?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "AclDescription", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -592,10 +577,10 @@ impl crate::codec::Encode for AclDescription {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.operation);
+            ::bytes::BufMut::put_i8(buf, self.operation);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.permission_type);
+            ::bytes::BufMut::put_i8(buf, self.permission_type);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

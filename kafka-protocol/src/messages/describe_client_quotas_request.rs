@@ -72,12 +72,10 @@ impl crate::codec::Decode for DescribeClientQuotasRequest {
                     crate::codec::decode::ctx(e, "DescribeClientQuotasRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -97,19 +95,16 @@ impl crate::codec::Encode for DescribeClientQuotasRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.components).len(),
+                self.components.len(),
                 flex,
                 false,
                 "DescribeClientQuotasRequest",
                 "Components",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.components).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.components).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.components.len()), flex, false);
+                for e in self.components.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -138,13 +133,13 @@ impl crate::codec::Encode for DescribeClientQuotasRequest {
         }
         let flex = version >= 1;
         {
-            crate::codec::encode::put_len(buf, Some((&self.components).len()), flex, false);
-            for e in (&self.components).iter() {
+            crate::codec::encode::put_len(buf, Some(self.components.len()), flex, false);
+            for e in self.components.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.strict);
+            crate::codec::encode::put_bool(buf, self.strict);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -165,7 +160,7 @@ impl DescribeClientQuotasRequest {
         let flex = version >= 1;
         let mut this = Self::default();
         if true {
-            this.components = (0..g.len())
+            this.components = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ComponentData::arbitrary(g, version);
@@ -252,12 +247,10 @@ impl crate::codec::Decode for ComponentData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ComponentData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -271,7 +264,7 @@ impl crate::codec::Encode for ComponentData {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.entity_type).len(),
+                self.entity_type.len(),
                 flex,
                 true,
                 "ComponentData",
@@ -284,7 +277,7 @@ impl crate::codec::Encode for ComponentData {
         }
         {
             if let Some(v) = &self.r#match {
-                crate::codec::encode::check_len((v).len(), flex, true, "ComponentData", "Match")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "ComponentData", "Match")?;
             }
             n += crate::codec::encode::string_size(self.r#match.as_ref(), flex);
         }
@@ -305,7 +298,7 @@ impl crate::codec::Encode for ComponentData {
             crate::codec::encode::put_string(buf, Some(&self.entity_type), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.match_type);
+            ::bytes::BufMut::put_i8(buf, self.match_type);
         }
         {
             crate::codec::encode::put_string(buf, self.r#match.as_ref(), flex);

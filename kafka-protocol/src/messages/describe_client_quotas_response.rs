@@ -95,12 +95,10 @@ impl crate::codec::Decode for DescribeClientQuotasResponse {
                     crate::codec::decode::ctx(e, "DescribeClientQuotasResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -127,7 +125,7 @@ impl crate::codec::Encode for DescribeClientQuotasResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeClientQuotasResponse",
@@ -139,7 +137,7 @@ impl crate::codec::Encode for DescribeClientQuotasResponse {
         {
             if let Some(v) = &self.entries {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "DescribeClientQuotasResponse",
@@ -149,8 +147,8 @@ impl crate::codec::Encode for DescribeClientQuotasResponse {
             n += match &self.entries {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -177,10 +175,10 @@ impl crate::codec::Encode for DescribeClientQuotasResponse {
         }
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
@@ -189,8 +187,8 @@ impl crate::codec::Encode for DescribeClientQuotasResponse {
             match &self.entries {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
@@ -232,7 +230,7 @@ impl DescribeClientQuotasResponse {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = EntryData::arbitrary(g, version);
@@ -311,12 +309,10 @@ impl crate::codec::Decode for EntryData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "EntryData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -329,34 +325,22 @@ impl crate::codec::Encode for EntryData {
         let flex = version >= 1;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len(
-                (&self.entity).len(),
-                flex,
-                false,
-                "EntryData",
-                "Entity",
-            )?;
+            crate::codec::encode::check_len(self.entity.len(), flex, false, "EntryData", "Entity")?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.entity).len()), flex, false);
-                for e in (&self.entity).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.entity.len()), flex, false);
+                for e in self.entity.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
             };
         }
         {
-            crate::codec::encode::check_len(
-                (&self.values).len(),
-                flex,
-                false,
-                "EntryData",
-                "Values",
-            )?;
+            crate::codec::encode::check_len(self.values.len(), flex, false, "EntryData", "Values")?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.values).len()), flex, false);
-                for e in (&self.values).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.values.len()), flex, false);
+                for e in self.values.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -376,14 +360,14 @@ impl crate::codec::Encode for EntryData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 1;
         {
-            crate::codec::encode::put_len(buf, Some((&self.entity).len()), flex, false);
-            for e in (&self.entity).iter() {
+            crate::codec::encode::put_len(buf, Some(self.entity.len()), flex, false);
+            for e in self.entity.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.values).len()), flex, false);
-            for e in (&self.values).iter() {
+            crate::codec::encode::put_len(buf, Some(self.values.len()), flex, false);
+            for e in self.values.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -406,7 +390,7 @@ impl EntryData {
         let flex = version >= 1;
         let mut this = Self::default();
         if true {
-            this.entity = (0..g.len())
+            this.entity = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = EntityData::arbitrary(g, version);
@@ -416,7 +400,7 @@ impl EntryData {
                 .collect();
         }
         if true {
-            this.values = (0..g.len())
+            this.values = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ValueData::arbitrary(g, version);
@@ -489,12 +473,10 @@ impl crate::codec::Decode for EntityData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "EntityData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -508,7 +490,7 @@ impl crate::codec::Encode for EntityData {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.entity_type).len(),
+                self.entity_type.len(),
                 flex,
                 true,
                 "EntityData",
@@ -518,7 +500,7 @@ impl crate::codec::Encode for EntityData {
         }
         {
             if let Some(v) = &self.entity_name {
-                crate::codec::encode::check_len((v).len(), flex, true, "EntityData", "EntityName")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "EntityData", "EntityName")?;
             }
             n += crate::codec::encode::string_size(self.entity_name.as_ref(), flex);
         }
@@ -633,12 +615,10 @@ impl crate::codec::Decode for ValueData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ValueData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -651,7 +631,7 @@ impl crate::codec::Encode for ValueData {
         let flex = version >= 1;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.key).len(), flex, true, "ValueData", "Key")?;
+            crate::codec::encode::check_len(self.key.len(), flex, true, "ValueData", "Key")?;
             n += crate::codec::encode::string_size(Some(&self.key), flex);
         }
         {
@@ -674,7 +654,7 @@ impl crate::codec::Encode for ValueData {
             crate::codec::encode::put_string(buf, Some(&self.key), flex);
         }
         {
-            ::bytes::BufMut::put_f64(buf, *&self.value);
+            ::bytes::BufMut::put_f64(buf, self.value);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -73,12 +73,10 @@ impl crate::codec::Decode for DescribeClusterRequest {
                     crate::codec::decode::ctx(e, "DescribeClusterRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -128,10 +126,10 @@ impl crate::codec::Encode for DescribeClusterRequest {
         }
         let flex = true;
         {
-            crate::codec::encode::put_bool(buf, *&self.include_cluster_authorized_operations);
+            crate::codec::encode::put_bool(buf, self.include_cluster_authorized_operations);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.endpoint_type);
+            ::bytes::BufMut::put_i8(buf, self.endpoint_type);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

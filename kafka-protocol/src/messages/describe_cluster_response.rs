@@ -147,12 +147,10 @@ impl crate::codec::Decode for DescribeClusterResponse {
                     crate::codec::decode::ctx(e, "DescribeClusterResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -179,7 +177,7 @@ impl crate::codec::Encode for DescribeClusterResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeClusterResponse",
@@ -199,7 +197,7 @@ impl crate::codec::Encode for DescribeClusterResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.cluster_id).len(),
+                self.cluster_id.len(),
                 flex,
                 true,
                 "DescribeClusterResponse",
@@ -212,7 +210,7 @@ impl crate::codec::Encode for DescribeClusterResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.brokers).len(),
+                self.brokers.len(),
                 flex,
                 false,
                 "DescribeClusterResponse",
@@ -220,8 +218,8 @@ impl crate::codec::Encode for DescribeClusterResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.brokers).len()), flex, false);
-                for e in (&self.brokers).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.brokers.len()), flex, false);
+                for e in self.brokers.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -250,31 +248,31 @@ impl crate::codec::Encode for DescribeClusterResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.endpoint_type);
+            ::bytes::BufMut::put_i8(buf, self.endpoint_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.cluster_id), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_id);
+            ::bytes::BufMut::put_i32(buf, self.controller_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.brokers).len()), flex, false);
-            for e in (&self.brokers).iter() {
+            crate::codec::encode::put_len(buf, Some(self.brokers.len()), flex, false);
+            for e in self.brokers.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.cluster_authorized_operations);
+            ::bytes::BufMut::put_i32(buf, self.cluster_authorized_operations);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -317,7 +315,7 @@ impl DescribeClusterResponse {
             this.controller_id = g.i32();
         }
         if true {
-            this.brokers = (0..g.len())
+            this.brokers = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeClusterBroker::arbitrary(g, version);
@@ -417,12 +415,10 @@ impl crate::codec::Decode for DescribeClusterBroker {
                     crate::codec::decode::ctx(e, "DescribeClusterBroker", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -439,7 +435,7 @@ impl crate::codec::Encode for DescribeClusterBroker {
         }
         {
             crate::codec::encode::check_len(
-                (&self.host).len(),
+                self.host.len(),
                 flex,
                 true,
                 "DescribeClusterBroker",
@@ -453,7 +449,7 @@ impl crate::codec::Encode for DescribeClusterBroker {
         {
             if let Some(v) = &self.rack {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeClusterBroker",
@@ -476,13 +472,13 @@ impl crate::codec::Encode for DescribeClusterBroker {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.broker_id);
+            ::bytes::BufMut::put_i32(buf, self.broker_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.port);
+            ::bytes::BufMut::put_i32(buf, self.port);
         }
         {
             crate::codec::encode::put_string(buf, self.rack.as_ref(), flex);

@@ -82,12 +82,10 @@ impl crate::codec::Decode for DescribeConfigsRequest {
                     crate::codec::decode::ctx(e, "DescribeConfigsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -107,19 +105,16 @@ impl crate::codec::Encode for DescribeConfigsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.resources).len(),
+                self.resources.len(),
                 flex,
                 false,
                 "DescribeConfigsRequest",
                 "Resources",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.resources).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.resources).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.resources.len()), flex, false);
+                for e in self.resources.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -127,7 +122,7 @@ impl crate::codec::Encode for DescribeConfigsRequest {
         }
         if version >= 1 {
             n += 1;
-        } else if self.include_synonyms != false {
+        } else if self.include_synonyms {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeConfigsRequest",
                 field: "IncludeSynonyms",
@@ -136,7 +131,7 @@ impl crate::codec::Encode for DescribeConfigsRequest {
         }
         if version >= 3 {
             n += 1;
-        } else if self.include_documentation != false {
+        } else if self.include_documentation {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeConfigsRequest",
                 field: "IncludeDocumentation",
@@ -163,16 +158,16 @@ impl crate::codec::Encode for DescribeConfigsRequest {
         }
         let flex = version >= 4;
         {
-            crate::codec::encode::put_len(buf, Some((&self.resources).len()), flex, false);
-            for e in (&self.resources).iter() {
+            crate::codec::encode::put_len(buf, Some(self.resources.len()), flex, false);
+            for e in self.resources.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 1 {
-            crate::codec::encode::put_bool(buf, *&self.include_synonyms);
+            crate::codec::encode::put_bool(buf, self.include_synonyms);
         }
         if version >= 3 {
-            crate::codec::encode::put_bool(buf, *&self.include_documentation);
+            crate::codec::encode::put_bool(buf, self.include_documentation);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -193,7 +188,7 @@ impl DescribeConfigsRequest {
         let flex = version >= 4;
         let mut this = Self::default();
         if true {
-            this.resources = (0..g.len())
+            this.resources = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeConfigsResource::arbitrary(g, version);
@@ -291,12 +286,10 @@ impl crate::codec::Decode for DescribeConfigsResource {
                     crate::codec::decode::ctx(e, "DescribeConfigsResource", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -313,7 +306,7 @@ impl crate::codec::Encode for DescribeConfigsResource {
         }
         {
             crate::codec::encode::check_len(
-                (&self.resource_name).len(),
+                self.resource_name.len(),
                 flex,
                 true,
                 "DescribeConfigsResource",
@@ -324,15 +317,15 @@ impl crate::codec::Encode for DescribeConfigsResource {
         {
             if let Some(v) = &self.configuration_keys {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "DescribeConfigsResource",
                     "ConfigurationKeys",
                 )?;
-                for e in (v).iter() {
+                for e in v.iter() {
                     crate::codec::encode::check_len(
-                        (e).len(),
+                        e.len(),
                         flex,
                         true,
                         "DescribeConfigsResource",
@@ -343,8 +336,8 @@ impl crate::codec::Encode for DescribeConfigsResource {
             n += match &self.configuration_keys {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::encode::string_size(Some(e), flex);
                     }
                     n
@@ -365,7 +358,7 @@ impl crate::codec::Encode for DescribeConfigsResource {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 4;
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type);
+            ::bytes::BufMut::put_i8(buf, self.resource_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.resource_name), flex);
@@ -374,8 +367,8 @@ impl crate::codec::Encode for DescribeConfigsResource {
             match &self.configuration_keys {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::encode::put_string(buf, Some(e), flex);
                     }
                 }
@@ -409,7 +402,7 @@ impl DescribeConfigsResource {
             this.configuration_keys = if (true) && g.one_in(5) {
                 None
             } else {
-                Some((0..g.len()).map(|_| g.string()).collect())
+                Some((0..g.arr_len()).map(|_| g.string()).collect())
             };
         }
         if flex {

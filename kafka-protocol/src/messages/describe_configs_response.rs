@@ -70,12 +70,10 @@ impl crate::codec::Decode for DescribeConfigsResponse {
                     crate::codec::decode::ctx(e, "DescribeConfigsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,7 +96,7 @@ impl crate::codec::Encode for DescribeConfigsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.results).len(),
+                self.results.len(),
                 flex,
                 false,
                 "DescribeConfigsResponse",
@@ -106,8 +104,8 @@ impl crate::codec::Encode for DescribeConfigsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.results).len()), flex, false);
-                for e in (&self.results).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.results.len()), flex, false);
+                for e in self.results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,11 +131,11 @@ impl crate::codec::Encode for DescribeConfigsResponse {
         }
         let flex = version >= 4;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.results).len()), flex, false);
-            for e in (&self.results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.results.len()), flex, false);
+            for e in self.results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -163,7 +161,7 @@ impl DescribeConfigsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.results = (0..g.len())
+            this.results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeConfigsResult::arbitrary(g, version);
@@ -277,12 +275,10 @@ impl crate::codec::Decode for DescribeConfigsResult {
                     crate::codec::decode::ctx(e, "DescribeConfigsResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -300,7 +296,7 @@ impl crate::codec::Encode for DescribeConfigsResult {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeConfigsResult",
@@ -314,7 +310,7 @@ impl crate::codec::Encode for DescribeConfigsResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.resource_name).len(),
+                self.resource_name.len(),
                 flex,
                 true,
                 "DescribeConfigsResult",
@@ -324,7 +320,7 @@ impl crate::codec::Encode for DescribeConfigsResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.configs).len(),
+                self.configs.len(),
                 flex,
                 false,
                 "DescribeConfigsResult",
@@ -332,8 +328,8 @@ impl crate::codec::Encode for DescribeConfigsResult {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.configs).len()), flex, false);
-                for e in (&self.configs).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.configs.len()), flex, false);
+                for e in self.configs.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -353,20 +349,20 @@ impl crate::codec::Encode for DescribeConfigsResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 4;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type);
+            ::bytes::BufMut::put_i8(buf, self.resource_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.resource_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.configs).len()), flex, false);
-            for e in (&self.configs).iter() {
+            crate::codec::encode::put_len(buf, Some(self.configs.len()), flex, false);
+            for e in self.configs.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -405,7 +401,7 @@ impl DescribeConfigsResult {
             this.resource_name = g.string();
         }
         if true {
-            this.configs = (0..g.len())
+            this.configs = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeConfigsResourceResult::arbitrary(g, version);
@@ -571,12 +567,10 @@ impl crate::codec::Decode for DescribeConfigsResourceResult {
                     crate::codec::decode::ctx(e, "DescribeConfigsResourceResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -590,7 +584,7 @@ impl crate::codec::Encode for DescribeConfigsResourceResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "DescribeConfigsResourceResult",
@@ -601,7 +595,7 @@ impl crate::codec::Encode for DescribeConfigsResourceResult {
         {
             if let Some(v) = &self.value {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeConfigsResourceResult",
@@ -615,7 +609,7 @@ impl crate::codec::Encode for DescribeConfigsResourceResult {
         }
         if version <= 0 {
             n += 1;
-        } else if self.is_default != false {
+        } else if self.is_default {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeConfigsResourceResult",
                 field: "IsDefault",
@@ -630,19 +624,16 @@ impl crate::codec::Encode for DescribeConfigsResourceResult {
         }
         if version >= 1 {
             crate::codec::encode::check_len(
-                (&self.synonyms).len(),
+                self.synonyms.len(),
                 flex,
                 false,
                 "DescribeConfigsResourceResult",
                 "Synonyms",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.synonyms).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.synonyms).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.synonyms.len()), flex, false);
+                for e in self.synonyms.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -654,7 +645,7 @@ impl crate::codec::Encode for DescribeConfigsResourceResult {
         if version >= 3 {
             if let Some(v) = &self.documentation {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeConfigsResourceResult",
@@ -683,25 +674,25 @@ impl crate::codec::Encode for DescribeConfigsResourceResult {
             crate::codec::encode::put_string(buf, self.value.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.read_only);
+            crate::codec::encode::put_bool(buf, self.read_only);
         }
         if version <= 0 {
-            crate::codec::encode::put_bool(buf, *&self.is_default);
+            crate::codec::encode::put_bool(buf, self.is_default);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.config_source);
+            ::bytes::BufMut::put_i8(buf, self.config_source);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.is_sensitive);
+            crate::codec::encode::put_bool(buf, self.is_sensitive);
         }
         if version >= 1 {
-            crate::codec::encode::put_len(buf, Some((&self.synonyms).len()), flex, false);
-            for e in (&self.synonyms).iter() {
+            crate::codec::encode::put_len(buf, Some(self.synonyms.len()), flex, false);
+            for e in self.synonyms.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 3 {
-            ::bytes::BufMut::put_i8(buf, *&self.config_type);
+            ::bytes::BufMut::put_i8(buf, self.config_type);
         }
         if version >= 3 {
             crate::codec::encode::put_string(buf, self.documentation.as_ref(), flex);
@@ -747,7 +738,7 @@ impl DescribeConfigsResourceResult {
             this.is_sensitive = g.bool();
         }
         if version >= 1 {
-            this.synonyms = (0..g.len())
+            this.synonyms = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeConfigsSynonym::arbitrary(g, version);
@@ -843,12 +834,10 @@ impl crate::codec::Decode for DescribeConfigsSynonym {
                     crate::codec::decode::ctx(e, "DescribeConfigsSynonym", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -862,7 +851,7 @@ impl crate::codec::Encode for DescribeConfigsSynonym {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "DescribeConfigsSynonym",
@@ -873,7 +862,7 @@ impl crate::codec::Encode for DescribeConfigsSynonym {
         {
             if let Some(v) = &self.value {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeConfigsSynonym",
@@ -905,7 +894,7 @@ impl crate::codec::Encode for DescribeConfigsSynonym {
             crate::codec::encode::put_string(buf, self.value.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.source);
+            ::bytes::BufMut::put_i8(buf, self.source);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

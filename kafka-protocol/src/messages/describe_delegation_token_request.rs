@@ -60,12 +60,10 @@ impl crate::codec::Decode for DescribeDelegationTokenRequest {
                     crate::codec::decode::ctx(e, "DescribeDelegationTokenRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -86,7 +84,7 @@ impl crate::codec::Encode for DescribeDelegationTokenRequest {
         {
             if let Some(v) = &self.owners {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "DescribeDelegationTokenRequest",
@@ -96,8 +94,8 @@ impl crate::codec::Encode for DescribeDelegationTokenRequest {
             n += match &self.owners {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -127,8 +125,8 @@ impl crate::codec::Encode for DescribeDelegationTokenRequest {
             match &self.owners {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
@@ -157,7 +155,7 @@ impl DescribeDelegationTokenRequest {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = DescribeDelegationTokenOwner::arbitrary(g, version);
@@ -236,12 +234,10 @@ impl crate::codec::Decode for DescribeDelegationTokenOwner {
                     crate::codec::decode::ctx(e, "DescribeDelegationTokenOwner", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -255,7 +251,7 @@ impl crate::codec::Encode for DescribeDelegationTokenOwner {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.principal_type).len(),
+                self.principal_type.len(),
                 flex,
                 true,
                 "DescribeDelegationTokenOwner",
@@ -265,7 +261,7 @@ impl crate::codec::Encode for DescribeDelegationTokenOwner {
         }
         {
             crate::codec::encode::check_len(
-                (&self.principal_name).len(),
+                self.principal_name.len(),
                 flex,
                 true,
                 "DescribeDelegationTokenOwner",

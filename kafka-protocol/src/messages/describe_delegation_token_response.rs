@@ -84,12 +84,10 @@ impl crate::codec::Decode for DescribeDelegationTokenResponse {
                     crate::codec::decode::ctx(e, "DescribeDelegationTokenResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -112,7 +110,7 @@ impl crate::codec::Encode for DescribeDelegationTokenResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.tokens).len(),
+                self.tokens.len(),
                 flex,
                 false,
                 "DescribeDelegationTokenResponse",
@@ -120,8 +118,8 @@ impl crate::codec::Encode for DescribeDelegationTokenResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.tokens).len()), flex, false);
-                for e in (&self.tokens).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.tokens.len()), flex, false);
+                for e in self.tokens.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -150,16 +148,16 @@ impl crate::codec::Encode for DescribeDelegationTokenResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.tokens).len()), flex, false);
-            for e in (&self.tokens).iter() {
+            crate::codec::encode::put_len(buf, Some(self.tokens.len()), flex, false);
+            for e in self.tokens.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -183,7 +181,7 @@ impl DescribeDelegationTokenResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.tokens = (0..g.len())
+            this.tokens = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribedDelegationToken::arbitrary(g, version);
@@ -366,12 +364,10 @@ impl crate::codec::Decode for DescribedDelegationToken {
                     crate::codec::decode::ctx(e, "DescribedDelegationToken", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -385,7 +381,7 @@ impl crate::codec::Encode for DescribedDelegationToken {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.principal_type).len(),
+                self.principal_type.len(),
                 flex,
                 true,
                 "DescribedDelegationToken",
@@ -395,7 +391,7 @@ impl crate::codec::Encode for DescribedDelegationToken {
         }
         {
             crate::codec::encode::check_len(
-                (&self.principal_name).len(),
+                self.principal_name.len(),
                 flex,
                 true,
                 "DescribedDelegationToken",
@@ -405,7 +401,7 @@ impl crate::codec::Encode for DescribedDelegationToken {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.token_requester_principal_type).len(),
+                self.token_requester_principal_type.len(),
                 flex,
                 true,
                 "DescribedDelegationToken",
@@ -422,7 +418,7 @@ impl crate::codec::Encode for DescribedDelegationToken {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.token_requester_principal_name).len(),
+                self.token_requester_principal_name.len(),
                 flex,
                 true,
                 "DescribedDelegationToken",
@@ -448,7 +444,7 @@ impl crate::codec::Encode for DescribedDelegationToken {
         }
         {
             crate::codec::encode::check_len(
-                (&self.token_id).len(),
+                self.token_id.len(),
                 flex,
                 true,
                 "DescribedDelegationToken",
@@ -458,7 +454,7 @@ impl crate::codec::Encode for DescribedDelegationToken {
         }
         {
             crate::codec::encode::check_len(
-                (&self.hmac).len(),
+                self.hmac.len(),
                 flex,
                 false,
                 "DescribedDelegationToken",
@@ -468,19 +464,16 @@ impl crate::codec::Encode for DescribedDelegationToken {
         }
         {
             crate::codec::encode::check_len(
-                (&self.renewers).len(),
+                self.renewers.len(),
                 flex,
                 false,
                 "DescribedDelegationToken",
                 "Renewers",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.renewers).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.renewers).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.renewers.len()), flex, false);
+                for e in self.renewers.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -512,13 +505,13 @@ impl crate::codec::Encode for DescribedDelegationToken {
             crate::codec::encode::put_string(buf, Some(&self.token_requester_principal_name), flex);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.issue_timestamp);
+            ::bytes::BufMut::put_i64(buf, self.issue_timestamp);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.expiry_timestamp);
+            ::bytes::BufMut::put_i64(buf, self.expiry_timestamp);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.max_timestamp);
+            ::bytes::BufMut::put_i64(buf, self.max_timestamp);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.token_id), flex);
@@ -527,8 +520,8 @@ impl crate::codec::Encode for DescribedDelegationToken {
             crate::codec::encode::put_bytes(buf, Some(&self.hmac), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.renewers).len()), flex, false);
-            for e in (&self.renewers).iter() {
+            crate::codec::encode::put_len(buf, Some(self.renewers.len()), flex, false);
+            for e in self.renewers.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -578,7 +571,7 @@ impl DescribedDelegationToken {
             this.hmac = g.bytes();
         }
         if true {
-            this.renewers = (0..g.len())
+            this.renewers = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribedDelegationTokenRenewer::arbitrary(g, version);
@@ -655,12 +648,10 @@ impl crate::codec::Decode for DescribedDelegationTokenRenewer {
                     crate::codec::decode::ctx(e, "DescribedDelegationTokenRenewer", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -674,7 +665,7 @@ impl crate::codec::Encode for DescribedDelegationTokenRenewer {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.principal_type).len(),
+                self.principal_type.len(),
                 flex,
                 true,
                 "DescribedDelegationTokenRenewer",
@@ -684,7 +675,7 @@ impl crate::codec::Encode for DescribedDelegationTokenRenewer {
         }
         {
             crate::codec::encode::check_len(
-                (&self.principal_name).len(),
+                self.principal_name.len(),
                 flex,
                 true,
                 "DescribedDelegationTokenRenewer",

@@ -70,12 +70,10 @@ impl crate::codec::Decode for DescribeGroupsRequest {
                     crate::codec::decode::ctx(e, "DescribeGroupsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -95,15 +93,15 @@ impl crate::codec::Encode for DescribeGroupsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.groups).len(),
+                self.groups.len(),
                 flex,
                 false,
                 "DescribeGroupsRequest",
                 "Groups",
             )?;
-            for e in (&self.groups).iter() {
+            for e in self.groups.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "DescribeGroupsRequest",
@@ -112,8 +110,8 @@ impl crate::codec::Encode for DescribeGroupsRequest {
             }
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.groups).len()), flex, false);
-                for e in (&self.groups).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.groups.len()), flex, false);
+                for e in self.groups.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -121,7 +119,7 @@ impl crate::codec::Encode for DescribeGroupsRequest {
         }
         if version >= 3 {
             n += 1;
-        } else if self.include_authorized_operations != false {
+        } else if self.include_authorized_operations {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeGroupsRequest",
                 field: "IncludeAuthorizedOperations",
@@ -148,13 +146,13 @@ impl crate::codec::Encode for DescribeGroupsRequest {
         }
         let flex = version >= 5;
         {
-            crate::codec::encode::put_len(buf, Some((&self.groups).len()), flex, false);
-            for e in (&self.groups).iter() {
+            crate::codec::encode::put_len(buf, Some(self.groups.len()), flex, false);
+            for e in self.groups.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
         if version >= 3 {
-            crate::codec::encode::put_bool(buf, *&self.include_authorized_operations);
+            crate::codec::encode::put_bool(buf, self.include_authorized_operations);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -175,7 +173,7 @@ impl DescribeGroupsRequest {
         let flex = version >= 5;
         let mut this = Self::default();
         if true {
-            this.groups = (0..g.len()).map(|_| g.string()).collect();
+            this.groups = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if version >= 3 {
             this.include_authorized_operations = g.bool();

@@ -70,12 +70,10 @@ impl crate::codec::Decode for DescribeGroupsResponse {
                     crate::codec::decode::ctx(e, "DescribeGroupsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,7 +96,7 @@ impl crate::codec::Encode for DescribeGroupsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.groups).len(),
+                self.groups.len(),
                 flex,
                 false,
                 "DescribeGroupsResponse",
@@ -106,8 +104,8 @@ impl crate::codec::Encode for DescribeGroupsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.groups).len()), flex, false);
-                for e in (&self.groups).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.groups.len()), flex, false);
+                for e in self.groups.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,11 +131,11 @@ impl crate::codec::Encode for DescribeGroupsResponse {
         }
         let flex = version >= 5;
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.groups).len()), flex, false);
-            for e in (&self.groups).iter() {
+            crate::codec::encode::put_len(buf, Some(self.groups.len()), flex, false);
+            for e in self.groups.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -163,7 +161,7 @@ impl DescribeGroupsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.groups = (0..g.len())
+            this.groups = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribedGroup::arbitrary(g, version);
@@ -294,12 +292,10 @@ impl crate::codec::Decode for DescribedGroup {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "DescribedGroup", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -316,7 +312,7 @@ impl crate::codec::Encode for DescribedGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "DescribedGroup",
@@ -326,7 +322,7 @@ impl crate::codec::Encode for DescribedGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.group_state).len(),
+                self.group_state.len(),
                 flex,
                 true,
                 "DescribedGroup",
@@ -336,7 +332,7 @@ impl crate::codec::Encode for DescribedGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.protocol_type).len(),
+                self.protocol_type.len(),
                 flex,
                 true,
                 "DescribedGroup",
@@ -346,7 +342,7 @@ impl crate::codec::Encode for DescribedGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.protocol_data).len(),
+                self.protocol_data.len(),
                 flex,
                 true,
                 "DescribedGroup",
@@ -356,7 +352,7 @@ impl crate::codec::Encode for DescribedGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.members).len(),
+                self.members.len(),
                 flex,
                 false,
                 "DescribedGroup",
@@ -364,8 +360,8 @@ impl crate::codec::Encode for DescribedGroup {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.members).len()), flex, false);
-                for e in (&self.members).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.members.len()), flex, false);
+                for e in self.members.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -394,7 +390,7 @@ impl crate::codec::Encode for DescribedGroup {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 5;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);
@@ -409,13 +405,13 @@ impl crate::codec::Encode for DescribedGroup {
             crate::codec::encode::put_string(buf, Some(&self.protocol_data), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.members).len()), flex, false);
-            for e in (&self.members).iter() {
+            crate::codec::encode::put_len(buf, Some(self.members.len()), flex, false);
+            for e in self.members.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 3 {
-            ::bytes::BufMut::put_i32(buf, *&self.authorized_operations);
+            ::bytes::BufMut::put_i32(buf, self.authorized_operations);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -451,7 +447,7 @@ impl DescribedGroup {
             this.protocol_data = g.string();
         }
         if true {
-            this.members = (0..g.len())
+            this.members = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribedGroupMember::arbitrary(g, version);
@@ -577,12 +573,10 @@ impl crate::codec::Decode for DescribedGroupMember {
                     crate::codec::decode::ctx(e, "DescribedGroupMember", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -596,7 +590,7 @@ impl crate::codec::Encode for DescribedGroupMember {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "DescribedGroupMember",
@@ -614,7 +608,7 @@ impl crate::codec::Encode for DescribedGroupMember {
             }
             if let Some(v) = &self.group_instance_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribedGroupMember",
@@ -625,7 +619,7 @@ impl crate::codec::Encode for DescribedGroupMember {
         }
         {
             crate::codec::encode::check_len(
-                (&self.client_id).len(),
+                self.client_id.len(),
                 flex,
                 true,
                 "DescribedGroupMember",
@@ -635,7 +629,7 @@ impl crate::codec::Encode for DescribedGroupMember {
         }
         {
             crate::codec::encode::check_len(
-                (&self.client_host).len(),
+                self.client_host.len(),
                 flex,
                 true,
                 "DescribedGroupMember",
@@ -645,7 +639,7 @@ impl crate::codec::Encode for DescribedGroupMember {
         }
         {
             crate::codec::encode::check_len(
-                (&self.member_metadata).len(),
+                self.member_metadata.len(),
                 flex,
                 false,
                 "DescribedGroupMember",
@@ -655,7 +649,7 @@ impl crate::codec::Encode for DescribedGroupMember {
         }
         {
             crate::codec::encode::check_len(
-                (&self.member_assignment).len(),
+                self.member_assignment.len(),
                 flex,
                 false,
                 "DescribedGroupMember",

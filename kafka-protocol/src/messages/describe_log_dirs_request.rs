@@ -58,12 +58,10 @@ impl crate::codec::Decode for DescribeLogDirsRequest {
                     crate::codec::decode::ctx(e, "DescribeLogDirsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -84,7 +82,7 @@ impl crate::codec::Encode for DescribeLogDirsRequest {
         {
             if let Some(v) = &self.topics {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "DescribeLogDirsRequest",
@@ -94,8 +92,8 @@ impl crate::codec::Encode for DescribeLogDirsRequest {
             n += match &self.topics {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -125,8 +123,8 @@ impl crate::codec::Encode for DescribeLogDirsRequest {
             match &self.topics {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
@@ -155,7 +153,7 @@ impl DescribeLogDirsRequest {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = DescribableLogDirTopic::arbitrary(g, version);
@@ -234,12 +232,10 @@ impl crate::codec::Decode for DescribableLogDirTopic {
                     crate::codec::decode::ctx(e, "DescribableLogDirTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -253,7 +249,7 @@ impl crate::codec::Encode for DescribableLogDirTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic).len(),
+                self.topic.len(),
                 flex,
                 true,
                 "DescribableLogDirTopic",
@@ -263,19 +259,16 @@ impl crate::codec::Encode for DescribableLogDirTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "DescribableLogDirTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -298,8 +291,8 @@ impl crate::codec::Encode for DescribableLogDirTopic {
             crate::codec::encode::put_string(buf, Some(&self.topic), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -325,7 +318,7 @@ impl DescribableLogDirTopic {
             this.topic = g.string();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -82,12 +82,10 @@ impl crate::codec::Decode for DescribeLogDirsResponse {
                     crate::codec::decode::ctx(e, "DescribeLogDirsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -113,7 +111,7 @@ impl crate::codec::Encode for DescribeLogDirsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.results).len(),
+                self.results.len(),
                 flex,
                 false,
                 "DescribeLogDirsResponse",
@@ -121,8 +119,8 @@ impl crate::codec::Encode for DescribeLogDirsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.results).len()), flex, false);
-                for e in (&self.results).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.results.len()), flex, false);
+                for e in self.results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -148,14 +146,14 @@ impl crate::codec::Encode for DescribeLogDirsResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if version >= 3 {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.results).len()), flex, false);
-            for e in (&self.results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.results.len()), flex, false);
+            for e in self.results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -184,7 +182,7 @@ impl DescribeLogDirsResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.results = (0..g.len())
+            this.results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeLogDirsResult::arbitrary(g, version);
@@ -295,12 +293,10 @@ impl crate::codec::Decode for DescribeLogDirsResult {
                     crate::codec::decode::ctx(e, "DescribeLogDirsResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -317,7 +313,7 @@ impl crate::codec::Encode for DescribeLogDirsResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.log_dir).len(),
+                self.log_dir.len(),
                 flex,
                 true,
                 "DescribeLogDirsResult",
@@ -327,7 +323,7 @@ impl crate::codec::Encode for DescribeLogDirsResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "DescribeLogDirsResult",
@@ -335,8 +331,8 @@ impl crate::codec::Encode for DescribeLogDirsResult {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -362,22 +358,22 @@ impl crate::codec::Encode for DescribeLogDirsResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.log_dir), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 4 {
-            ::bytes::BufMut::put_i64(buf, *&self.total_bytes);
+            ::bytes::BufMut::put_i64(buf, self.total_bytes);
         }
         if version >= 4 {
-            ::bytes::BufMut::put_i64(buf, *&self.usable_bytes);
+            ::bytes::BufMut::put_i64(buf, self.usable_bytes);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -404,7 +400,7 @@ impl DescribeLogDirsResult {
             this.log_dir = g.string();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeLogDirsTopic::arbitrary(g, version);
@@ -486,12 +482,10 @@ impl crate::codec::Decode for DescribeLogDirsTopic {
                     crate::codec::decode::ctx(e, "DescribeLogDirsTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -505,7 +499,7 @@ impl crate::codec::Encode for DescribeLogDirsTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "DescribeLogDirsTopic",
@@ -515,19 +509,16 @@ impl crate::codec::Encode for DescribeLogDirsTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "DescribeLogDirsTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -550,8 +541,8 @@ impl crate::codec::Encode for DescribeLogDirsTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -577,7 +568,7 @@ impl DescribeLogDirsTopic {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeLogDirsPartition::arbitrary(g, version);
@@ -676,12 +667,10 @@ impl crate::codec::Decode for DescribeLogDirsPartition {
                     crate::codec::decode::ctx(e, "DescribeLogDirsPartition", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -719,16 +708,16 @@ impl crate::codec::Encode for DescribeLogDirsPartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.partition_size);
+            ::bytes::BufMut::put_i64(buf, self.partition_size);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.offset_lag);
+            ::bytes::BufMut::put_i64(buf, self.offset_lag);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.is_future_key);
+            crate::codec::encode::put_bool(buf, self.is_future_key);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

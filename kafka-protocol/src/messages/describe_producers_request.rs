@@ -57,12 +57,10 @@ impl crate::codec::Decode for DescribeProducersRequest {
                     crate::codec::decode::ctx(e, "DescribeProducersRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -82,7 +80,7 @@ impl crate::codec::Encode for DescribeProducersRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "DescribeProducersRequest",
@@ -90,8 +88,8 @@ impl crate::codec::Encode for DescribeProducersRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -117,8 +115,8 @@ impl crate::codec::Encode for DescribeProducersRequest {
         }
         let flex = true;
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -141,7 +139,7 @@ impl DescribeProducersRequest {
         let flex = true;
         let mut this = Self::default();
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicRequest::arbitrary(g, version);
@@ -214,12 +212,10 @@ impl crate::codec::Decode for TopicRequest {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicRequest", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -232,18 +228,12 @@ impl crate::codec::Encode for TopicRequest {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len(
-                (&self.name).len(),
-                flex,
-                true,
-                "TopicRequest",
-                "Name",
-            )?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "TopicRequest", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_indexes).len(),
+                self.partition_indexes.len(),
                 flex,
                 false,
                 "TopicRequest",
@@ -251,11 +241,11 @@ impl crate::codec::Encode for TopicRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_indexes).len()),
+                    Some(self.partition_indexes.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_indexes).iter() {
+                for e in self.partition_indexes.iter() {
                     n += 4;
                 }
                 n
@@ -278,8 +268,8 @@ impl crate::codec::Encode for TopicRequest {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_indexes).len()), flex, false);
-            for e in (&self.partition_indexes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_indexes.len()), flex, false);
+            for e in self.partition_indexes.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -305,7 +295,7 @@ impl TopicRequest {
             this.name = g.string();
         }
         if true {
-            this.partition_indexes = (0..g.len()).map(|_| g.i32()).collect();
+            this.partition_indexes = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

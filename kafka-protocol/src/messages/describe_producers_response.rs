@@ -70,12 +70,10 @@ impl crate::codec::Decode for DescribeProducersResponse {
                     crate::codec::decode::ctx(e, "DescribeProducersResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,7 +96,7 @@ impl crate::codec::Encode for DescribeProducersResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "DescribeProducersResponse",
@@ -106,8 +104,8 @@ impl crate::codec::Encode for DescribeProducersResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,11 +131,11 @@ impl crate::codec::Encode for DescribeProducersResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -163,7 +161,7 @@ impl DescribeProducersResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicResponse::arbitrary(g, version);
@@ -238,12 +236,10 @@ impl crate::codec::Decode for TopicResponse {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicResponse", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -256,30 +252,21 @@ impl crate::codec::Encode for TopicResponse {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len(
-                (&self.name).len(),
-                flex,
-                true,
-                "TopicResponse",
-                "Name",
-            )?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "TopicResponse", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicResponse",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -302,8 +289,8 @@ impl crate::codec::Encode for TopicResponse {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -329,7 +316,7 @@ impl TopicResponse {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionResponse::arbitrary(g, version);
@@ -426,12 +413,10 @@ impl crate::codec::Decode for PartitionResponse {
                     crate::codec::decode::ctx(e, "PartitionResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -452,7 +437,7 @@ impl crate::codec::Encode for PartitionResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "PartitionResponse",
@@ -463,7 +448,7 @@ impl crate::codec::Encode for PartitionResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.active_producers).len(),
+                self.active_producers.len(),
                 flex,
                 false,
                 "PartitionResponse",
@@ -471,11 +456,11 @@ impl crate::codec::Encode for PartitionResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.active_producers).len()),
+                    Some(self.active_producers.len()),
                     flex,
                     false,
                 );
-                for e in (&self.active_producers).iter() {
+                for e in self.active_producers.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -495,17 +480,17 @@ impl crate::codec::Encode for PartitionResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.active_producers).len()), flex, false);
-            for e in (&self.active_producers).iter() {
+            crate::codec::encode::put_len(buf, Some(self.active_producers.len()), flex, false);
+            for e in self.active_producers.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -541,7 +526,7 @@ impl PartitionResponse {
             };
         }
         if true {
-            this.active_producers = (0..g.len())
+            this.active_producers = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ProducerState::arbitrary(g, version);
@@ -651,12 +636,10 @@ impl crate::codec::Decode for ProducerState {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ProducerState", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -700,22 +683,22 @@ impl crate::codec::Encode for ProducerState {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.producer_epoch);
+            ::bytes::BufMut::put_i32(buf, self.producer_epoch);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.last_sequence);
+            ::bytes::BufMut::put_i32(buf, self.last_sequence);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.last_timestamp);
+            ::bytes::BufMut::put_i64(buf, self.last_timestamp);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.coordinator_epoch);
+            ::bytes::BufMut::put_i32(buf, self.coordinator_epoch);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.current_txn_start_offset);
+            ::bytes::BufMut::put_i64(buf, self.current_txn_start_offset);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -93,12 +93,10 @@ impl crate::codec::Decode for DescribeQuorumResponse {
                     crate::codec::decode::ctx(e, "DescribeQuorumResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -129,7 +127,7 @@ impl crate::codec::Encode for DescribeQuorumResponse {
             }
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeQuorumResponse",
@@ -140,7 +138,7 @@ impl crate::codec::Encode for DescribeQuorumResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "DescribeQuorumResponse",
@@ -148,8 +146,8 @@ impl crate::codec::Encode for DescribeQuorumResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -157,7 +155,7 @@ impl crate::codec::Encode for DescribeQuorumResponse {
         }
         if version >= 2 {
             crate::codec::encode::check_len(
-                (&self.nodes).len(),
+                self.nodes.len(),
                 flex,
                 false,
                 "DescribeQuorumResponse",
@@ -165,8 +163,8 @@ impl crate::codec::Encode for DescribeQuorumResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.nodes).len()), flex, false);
-                for e in (&self.nodes).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.nodes.len()), flex, false);
+                for e in self.nodes.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -198,20 +196,20 @@ impl crate::codec::Encode for DescribeQuorumResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 2 {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 2 {
-            crate::codec::encode::put_len(buf, Some((&self.nodes).len()), flex, false);
-            for e in (&self.nodes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.nodes.len()), flex, false);
+            for e in self.nodes.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -244,7 +242,7 @@ impl DescribeQuorumResponse {
             };
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicData::arbitrary(g, version);
@@ -254,7 +252,7 @@ impl DescribeQuorumResponse {
                 .collect();
         }
         if version >= 2 {
-            this.nodes = (0..g.len())
+            this.nodes = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Node::arbitrary(g, version);
@@ -326,12 +324,10 @@ impl crate::codec::Decode for TopicData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -345,7 +341,7 @@ impl crate::codec::Encode for TopicData {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "TopicData",
@@ -355,19 +351,16 @@ impl crate::codec::Encode for TopicData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicData",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -390,8 +383,8 @@ impl crate::codec::Encode for TopicData {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -417,7 +410,7 @@ impl TopicData {
             this.topic_name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionData::arbitrary(g, version);
@@ -490,12 +483,10 @@ impl crate::codec::Decode for Node {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Node", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -512,19 +503,16 @@ impl crate::codec::Encode for Node {
         }
         {
             crate::codec::encode::check_len(
-                (&self.listeners).len(),
+                self.listeners.len(),
                 flex,
                 false,
                 "Node",
                 "Listeners",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.listeners).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.listeners).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.listeners.len()), flex, false);
+                for e in self.listeners.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -544,11 +532,11 @@ impl crate::codec::Encode for Node {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.listeners).len()), flex, false);
-            for e in (&self.listeners).iter() {
+            crate::codec::encode::put_len(buf, Some(self.listeners.len()), flex, false);
+            for e in self.listeners.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -574,7 +562,7 @@ impl Node {
             this.node_id = g.i32();
         }
         if true {
-            this.listeners = (0..g.len())
+            this.listeners = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Listener::arbitrary(g, version);
@@ -658,12 +646,10 @@ impl crate::codec::Decode for Listener {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Listener", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -676,11 +662,11 @@ impl crate::codec::Encode for Listener {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.name).len(), flex, true, "Listener", "Name")?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "Listener", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
-            crate::codec::encode::check_len((&self.host).len(), flex, true, "Listener", "Host")?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "Listener", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -706,7 +692,7 @@ impl crate::codec::Encode for Listener {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_u16(buf, *&self.port);
+            ::bytes::BufMut::put_u16(buf, self.port);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -863,12 +849,10 @@ impl crate::codec::Decode for PartitionData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "PartitionData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -896,7 +880,7 @@ impl crate::codec::Encode for PartitionData {
             }
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "PartitionData",
@@ -916,7 +900,7 @@ impl crate::codec::Encode for PartitionData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.current_voters).len(),
+                self.current_voters.len(),
                 flex,
                 false,
                 "PartitionData",
@@ -924,11 +908,11 @@ impl crate::codec::Encode for PartitionData {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.current_voters).len()),
+                    Some(self.current_voters.len()),
                     flex,
                     false,
                 );
-                for e in (&self.current_voters).iter() {
+                for e in self.current_voters.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -936,19 +920,16 @@ impl crate::codec::Encode for PartitionData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.observers).len(),
+                self.observers.len(),
                 flex,
                 false,
                 "PartitionData",
                 "Observers",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.observers).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.observers).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.observers.len()), flex, false);
+                for e in self.observers.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -968,32 +949,32 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 2 {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.high_watermark);
+            ::bytes::BufMut::put_i64(buf, self.high_watermark);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.current_voters).len()), flex, false);
-            for e in (&self.current_voters).iter() {
+            crate::codec::encode::put_len(buf, Some(self.current_voters.len()), flex, false);
+            for e in self.current_voters.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.observers).len()), flex, false);
-            for e in (&self.observers).iter() {
+            crate::codec::encode::put_len(buf, Some(self.observers.len()), flex, false);
+            for e in self.observers.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -1038,7 +1019,7 @@ impl PartitionData {
             this.high_watermark = g.i64();
         }
         if true {
-            this.current_voters = (0..g.len())
+            this.current_voters = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ReplicaState::arbitrary(g, version);
@@ -1048,7 +1029,7 @@ impl PartitionData {
                 .collect();
         }
         if true {
-            this.observers = (0..g.len())
+            this.observers = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ReplicaState::arbitrary(g, version);
@@ -1151,12 +1132,10 @@ impl crate::codec::Decode for ReplicaState {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ReplicaState", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1203,19 +1182,19 @@ impl crate::codec::Encode for ReplicaState {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.replica_id);
+            ::bytes::BufMut::put_i32(buf, self.replica_id);
         }
         if version >= 2 {
             crate::codec::encode::put_uuid(buf, &self.replica_directory_id);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.log_end_offset);
+            ::bytes::BufMut::put_i64(buf, self.log_end_offset);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i64(buf, *&self.last_fetch_timestamp);
+            ::bytes::BufMut::put_i64(buf, self.last_fetch_timestamp);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i64(buf, *&self.last_caught_up_timestamp);
+            ::bytes::BufMut::put_i64(buf, self.last_caught_up_timestamp);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

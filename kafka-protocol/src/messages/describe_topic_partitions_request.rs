@@ -91,12 +91,10 @@ impl crate::codec::Decode for DescribeTopicPartitionsRequest {
                     crate::codec::decode::ctx(e, "DescribeTopicPartitionsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -116,7 +114,7 @@ impl crate::codec::Encode for DescribeTopicPartitionsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "DescribeTopicPartitionsRequest",
@@ -124,8 +122,8 @@ impl crate::codec::Encode for DescribeTopicPartitionsRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -160,13 +158,13 @@ impl crate::codec::Encode for DescribeTopicPartitionsRequest {
         }
         let flex = true;
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.response_partition_limit);
+            ::bytes::BufMut::put_i32(buf, self.response_partition_limit);
         }
         {
             match &self.cursor {
@@ -196,7 +194,7 @@ impl DescribeTopicPartitionsRequest {
         let flex = true;
         let mut this = Self::default();
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicRequest::arbitrary(g, version);
@@ -273,12 +271,10 @@ impl crate::codec::Decode for TopicRequest {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicRequest", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -291,13 +287,7 @@ impl crate::codec::Encode for TopicRequest {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len(
-                (&self.name).len(),
-                flex,
-                true,
-                "TopicRequest",
-                "Name",
-            )?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "TopicRequest", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         if flex {
@@ -401,12 +391,10 @@ impl crate::codec::Decode for Cursor {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Cursor", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -420,7 +408,7 @@ impl crate::codec::Encode for Cursor {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "Cursor",
@@ -448,7 +436,7 @@ impl crate::codec::Encode for Cursor {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

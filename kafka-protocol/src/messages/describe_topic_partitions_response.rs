@@ -89,12 +89,10 @@ impl crate::codec::Decode for DescribeTopicPartitionsResponse {
                     crate::codec::decode::ctx(e, "DescribeTopicPartitionsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -117,7 +115,7 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "DescribeTopicPartitionsResponse",
@@ -125,8 +123,8 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -158,11 +156,11 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -197,7 +195,7 @@ impl DescribeTopicPartitionsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeTopicPartitionsResponseTopic::arbitrary(g, version);
@@ -352,12 +350,10 @@ impl crate::codec::Decode for DescribeTopicPartitionsResponseTopic {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -375,7 +371,7 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponseTopic {
         {
             if let Some(v) = &self.name {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeTopicPartitionsResponseTopic",
@@ -392,19 +388,16 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponseTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "DescribeTopicPartitionsResponseTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -427,7 +420,7 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponseTopic {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.name.as_ref(), flex);
@@ -436,16 +429,16 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponseTopic {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.is_internal);
+            crate::codec::encode::put_bool(buf, self.is_internal);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.topic_authorized_operations);
+            ::bytes::BufMut::put_i32(buf, self.topic_authorized_operations);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -482,7 +475,7 @@ impl DescribeTopicPartitionsResponseTopic {
             this.is_internal = g.bool();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeTopicPartitionsResponsePartition::arbitrary(g, version);
@@ -558,12 +551,10 @@ impl crate::codec::Decode for Cursor {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Cursor", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -577,7 +568,7 @@ impl crate::codec::Encode for Cursor {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "Cursor",
@@ -605,7 +596,7 @@ impl crate::codec::Encode for Cursor {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -834,12 +825,10 @@ impl crate::codec::Decode for DescribeTopicPartitionsResponsePartition {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -865,7 +854,7 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
         }
         {
             crate::codec::encode::check_len(
-                (&self.replica_nodes).len(),
+                self.replica_nodes.len(),
                 flex,
                 false,
                 "DescribeTopicPartitionsResponsePartition",
@@ -873,11 +862,11 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.replica_nodes).len()),
+                    Some(self.replica_nodes.len()),
                     flex,
                     false,
                 );
-                for e in (&self.replica_nodes).iter() {
+                for e in self.replica_nodes.iter() {
                     n += 4;
                 }
                 n
@@ -885,19 +874,16 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
         }
         {
             crate::codec::encode::check_len(
-                (&self.isr_nodes).len(),
+                self.isr_nodes.len(),
                 flex,
                 false,
                 "DescribeTopicPartitionsResponsePartition",
                 "IsrNodes",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.isr_nodes).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.isr_nodes).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.isr_nodes.len()), flex, false);
+                for e in self.isr_nodes.iter() {
                     n += 4;
                 }
                 n
@@ -906,7 +892,7 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
         {
             if let Some(v) = &self.eligible_leader_replicas {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "DescribeTopicPartitionsResponsePartition",
@@ -916,8 +902,8 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
             n += match &self.eligible_leader_replicas {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += 4;
                     }
                     n
@@ -927,7 +913,7 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
         {
             if let Some(v) = &self.last_known_elr {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "DescribeTopicPartitionsResponsePartition",
@@ -937,8 +923,8 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
             n += match &self.last_known_elr {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += 4;
                     }
                     n
@@ -947,7 +933,7 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
         }
         {
             crate::codec::encode::check_len(
-                (&self.offline_replicas).len(),
+                self.offline_replicas.len(),
                 flex,
                 false,
                 "DescribeTopicPartitionsResponsePartition",
@@ -955,11 +941,11 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.offline_replicas).len()),
+                    Some(self.offline_replicas.len()),
                     flex,
                     false,
                 );
-                for e in (&self.offline_replicas).iter() {
+                for e in self.offline_replicas.iter() {
                     n += 4;
                 }
                 n
@@ -979,26 +965,26 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.replica_nodes).len()), flex, false);
-            for e in (&self.replica_nodes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.replica_nodes.len()), flex, false);
+            for e in self.replica_nodes.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.isr_nodes).len()), flex, false);
-            for e in (&self.isr_nodes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.isr_nodes.len()), flex, false);
+            for e in self.isr_nodes.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -1006,8 +992,8 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
             match &self.eligible_leader_replicas {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         ::bytes::BufMut::put_i32(buf, *e);
                     }
                 }
@@ -1017,16 +1003,16 @@ impl crate::codec::Encode for DescribeTopicPartitionsResponsePartition {
             match &self.last_known_elr {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         ::bytes::BufMut::put_i32(buf, *e);
                     }
                 }
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.offline_replicas).len()), flex, false);
-            for e in (&self.offline_replicas).iter() {
+            crate::codec::encode::put_len(buf, Some(self.offline_replicas.len()), flex, false);
+            for e in self.offline_replicas.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -1061,27 +1047,27 @@ impl DescribeTopicPartitionsResponsePartition {
             this.leader_epoch = g.i32();
         }
         if true {
-            this.replica_nodes = (0..g.len()).map(|_| g.i32()).collect();
+            this.replica_nodes = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if true {
-            this.isr_nodes = (0..g.len()).map(|_| g.i32()).collect();
+            this.isr_nodes = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if true {
             this.eligible_leader_replicas = if (true) && g.one_in(5) {
                 None
             } else {
-                Some((0..g.len()).map(|_| g.i32()).collect())
+                Some((0..g.arr_len()).map(|_| g.i32()).collect())
             };
         }
         if true {
             this.last_known_elr = if (true) && g.one_in(5) {
                 None
             } else {
-                Some((0..g.len()).map(|_| g.i32()).collect())
+                Some((0..g.arr_len()).map(|_| g.i32()).collect())
             };
         }
         if true {
-            this.offline_replicas = (0..g.len()).map(|_| g.i32()).collect();
+            this.offline_replicas = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -60,12 +60,10 @@ impl crate::codec::Decode for DescribeTransactionsRequest {
                     crate::codec::decode::ctx(e, "DescribeTransactionsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -85,15 +83,15 @@ impl crate::codec::Encode for DescribeTransactionsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.transactional_ids).len(),
+                self.transactional_ids.len(),
                 flex,
                 false,
                 "DescribeTransactionsRequest",
                 "TransactionalIds",
             )?;
-            for e in (&self.transactional_ids).iter() {
+            for e in self.transactional_ids.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "DescribeTransactionsRequest",
@@ -102,11 +100,11 @@ impl crate::codec::Encode for DescribeTransactionsRequest {
             }
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.transactional_ids).len()),
+                    Some(self.transactional_ids.len()),
                     flex,
                     false,
                 );
-                for e in (&self.transactional_ids).iter() {
+                for e in self.transactional_ids.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -132,8 +130,8 @@ impl crate::codec::Encode for DescribeTransactionsRequest {
         }
         let flex = true;
         {
-            crate::codec::encode::put_len(buf, Some((&self.transactional_ids).len()), flex, false);
-            for e in (&self.transactional_ids).iter() {
+            crate::codec::encode::put_len(buf, Some(self.transactional_ids.len()), flex, false);
+            for e in self.transactional_ids.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
@@ -156,7 +154,7 @@ impl DescribeTransactionsRequest {
         let flex = true;
         let mut this = Self::default();
         if true {
-            this.transactional_ids = (0..g.len()).map(|_| g.string()).collect();
+            this.transactional_ids = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

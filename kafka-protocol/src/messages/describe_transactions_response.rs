@@ -71,12 +71,10 @@ impl crate::codec::Decode for DescribeTransactionsResponse {
                     crate::codec::decode::ctx(e, "DescribeTransactionsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -99,7 +97,7 @@ impl crate::codec::Encode for DescribeTransactionsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.transaction_states).len(),
+                self.transaction_states.len(),
                 flex,
                 false,
                 "DescribeTransactionsResponse",
@@ -107,11 +105,11 @@ impl crate::codec::Encode for DescribeTransactionsResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.transaction_states).len()),
+                    Some(self.transaction_states.len()),
                     flex,
                     false,
                 );
-                for e in (&self.transaction_states).iter() {
+                for e in self.transaction_states.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -137,11 +135,11 @@ impl crate::codec::Encode for DescribeTransactionsResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.transaction_states).len()), flex, false);
-            for e in (&self.transaction_states).iter() {
+            crate::codec::encode::put_len(buf, Some(self.transaction_states.len()), flex, false);
+            for e in self.transaction_states.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -167,7 +165,7 @@ impl DescribeTransactionsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.transaction_states = (0..g.len())
+            this.transaction_states = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TransactionState::arbitrary(g, version);
@@ -303,12 +301,10 @@ impl crate::codec::Decode for TransactionState {
                     crate::codec::decode::ctx(e, "TransactionState", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -325,7 +321,7 @@ impl crate::codec::Encode for TransactionState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.transactional_id).len(),
+                self.transactional_id.len(),
                 flex,
                 true,
                 "TransactionState",
@@ -335,7 +331,7 @@ impl crate::codec::Encode for TransactionState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.transaction_state).len(),
+                self.transaction_state.len(),
                 flex,
                 true,
                 "TransactionState",
@@ -357,7 +353,7 @@ impl crate::codec::Encode for TransactionState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "TransactionState",
@@ -365,8 +361,8 @@ impl crate::codec::Encode for TransactionState {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -386,7 +382,7 @@ impl crate::codec::Encode for TransactionState {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.transactional_id), flex);
@@ -395,20 +391,20 @@ impl crate::codec::Encode for TransactionState {
             crate::codec::encode::put_string(buf, Some(&self.transaction_state), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.transaction_timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.transaction_timeout_ms);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.transaction_start_time_ms);
+            ::bytes::BufMut::put_i64(buf, self.transaction_start_time_ms);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.producer_epoch);
+            ::bytes::BufMut::put_i16(buf, self.producer_epoch);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -452,7 +448,7 @@ impl TransactionState {
             this.producer_epoch = g.i16();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicData::arbitrary(g, version);
@@ -525,12 +521,10 @@ impl crate::codec::Decode for TopicData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -543,24 +537,21 @@ impl crate::codec::Encode for TopicData {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.topic).len(), flex, true, "TopicData", "Topic")?;
+            crate::codec::encode::check_len(self.topic.len(), flex, true, "TopicData", "Topic")?;
             n += crate::codec::encode::string_size(Some(&self.topic), flex);
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicData",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -583,8 +574,8 @@ impl crate::codec::Encode for TopicData {
             crate::codec::encode::put_string(buf, Some(&self.topic), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -610,7 +601,7 @@ impl TopicData {
             this.topic = g.string();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -64,12 +64,10 @@ impl crate::codec::Decode for DescribeUserScramCredentialsRequest {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -90,7 +88,7 @@ impl crate::codec::Encode for DescribeUserScramCredentialsRequest {
         {
             if let Some(v) = &self.users {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "DescribeUserScramCredentialsRequest",
@@ -100,8 +98,8 @@ impl crate::codec::Encode for DescribeUserScramCredentialsRequest {
             n += match &self.users {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -131,8 +129,8 @@ impl crate::codec::Encode for DescribeUserScramCredentialsRequest {
             match &self.users {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
@@ -161,7 +159,7 @@ impl DescribeUserScramCredentialsRequest {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = UserName::arbitrary(g, version);
@@ -225,12 +223,10 @@ impl crate::codec::Decode for UserName {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "UserName", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -243,7 +239,7 @@ impl crate::codec::Encode for UserName {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.name).len(), flex, true, "UserName", "Name")?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "UserName", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         if flex {

@@ -115,12 +115,10 @@ impl crate::codec::Decode for DescribeUserScramCredentialsResponse {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -147,7 +145,7 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeUserScramCredentialsResponse",
@@ -158,7 +156,7 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.results).len(),
+                self.results.len(),
                 flex,
                 false,
                 "DescribeUserScramCredentialsResponse",
@@ -166,8 +164,8 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.results).len()), flex, false);
-                for e in (&self.results).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.results.len()), flex, false);
+                for e in self.results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -193,17 +191,17 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.results).len()), flex, false);
-            for e in (&self.results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.results.len()), flex, false);
+            for e in self.results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -239,7 +237,7 @@ impl DescribeUserScramCredentialsResponse {
             };
         }
         if true {
-            this.results = (0..g.len())
+            this.results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = DescribeUserScramCredentialsResult::arbitrary(g, version);
@@ -356,12 +354,10 @@ impl crate::codec::Decode for DescribeUserScramCredentialsResult {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -375,7 +371,7 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.user).len(),
+                self.user.len(),
                 flex,
                 true,
                 "DescribeUserScramCredentialsResult",
@@ -389,7 +385,7 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResult {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "DescribeUserScramCredentialsResult",
@@ -400,7 +396,7 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.credential_infos).len(),
+                self.credential_infos.len(),
                 flex,
                 false,
                 "DescribeUserScramCredentialsResult",
@@ -408,11 +404,11 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResult {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.credential_infos).len()),
+                    Some(self.credential_infos.len()),
                     flex,
                     false,
                 );
-                for e in (&self.credential_infos).iter() {
+                for e in self.credential_infos.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -435,14 +431,14 @@ impl crate::codec::Encode for DescribeUserScramCredentialsResult {
             crate::codec::encode::put_string(buf, Some(&self.user), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.credential_infos).len()), flex, false);
-            for e in (&self.credential_infos).iter() {
+            crate::codec::encode::put_len(buf, Some(self.credential_infos.len()), flex, false);
+            for e in self.credential_infos.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -478,7 +474,7 @@ impl DescribeUserScramCredentialsResult {
             };
         }
         if true {
-            this.credential_infos = (0..g.len())
+            this.credential_infos = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = CredentialInfo::arbitrary(g, version);
@@ -551,12 +547,10 @@ impl crate::codec::Decode for CredentialInfo {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "CredentialInfo", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -588,10 +582,10 @@ impl crate::codec::Encode for CredentialInfo {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i8(buf, *&self.mechanism);
+            ::bytes::BufMut::put_i8(buf, self.mechanism);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.iterations);
+            ::bytes::BufMut::put_i32(buf, self.iterations);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

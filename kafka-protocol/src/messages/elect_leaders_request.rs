@@ -80,12 +80,10 @@ impl crate::codec::Decode for ElectLeadersRequest {
                     crate::codec::decode::ctx(e, "ElectLeadersRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -115,7 +113,7 @@ impl crate::codec::Encode for ElectLeadersRequest {
         {
             if let Some(v) = &self.topic_partitions {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "ElectLeadersRequest",
@@ -125,8 +123,8 @@ impl crate::codec::Encode for ElectLeadersRequest {
             n += match &self.topic_partitions {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -156,21 +154,21 @@ impl crate::codec::Encode for ElectLeadersRequest {
         }
         let flex = version >= 2;
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.election_type);
+            ::bytes::BufMut::put_i8(buf, self.election_type);
         }
         {
             match &self.topic_partitions {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -198,7 +196,7 @@ impl ElectLeadersRequest {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = TopicPartitions::arbitrary(g, version);
@@ -279,12 +277,10 @@ impl crate::codec::Decode for TopicPartitions {
                     crate::codec::decode::ctx(e, "TopicPartitions", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -298,7 +294,7 @@ impl crate::codec::Encode for TopicPartitions {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic).len(),
+                self.topic.len(),
                 flex,
                 true,
                 "TopicPartitions",
@@ -308,19 +304,16 @@ impl crate::codec::Encode for TopicPartitions {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicPartitions",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -343,8 +336,8 @@ impl crate::codec::Encode for TopicPartitions {
             crate::codec::encode::put_string(buf, Some(&self.topic), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -370,7 +363,7 @@ impl TopicPartitions {
             this.topic = g.string();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

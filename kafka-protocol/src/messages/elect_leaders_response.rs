@@ -83,12 +83,10 @@ impl crate::codec::Decode for ElectLeadersResponse {
                     crate::codec::decode::ctx(e, "ElectLeadersResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -120,7 +118,7 @@ impl crate::codec::Encode for ElectLeadersResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.replica_election_results).len(),
+                self.replica_election_results.len(),
                 flex,
                 false,
                 "ElectLeadersResponse",
@@ -128,11 +126,11 @@ impl crate::codec::Encode for ElectLeadersResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.replica_election_results).len()),
+                    Some(self.replica_election_results.len()),
                     flex,
                     false,
                 );
-                for e in (&self.replica_election_results).iter() {
+                for e in self.replica_election_results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -158,19 +156,19 @@ impl crate::codec::Encode for ElectLeadersResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_len(
                 buf,
-                Some((&self.replica_election_results).len()),
+                Some(self.replica_election_results.len()),
                 flex,
                 false,
             );
-            for e in (&self.replica_election_results).iter() {
+            for e in self.replica_election_results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -199,7 +197,7 @@ impl ElectLeadersResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.replica_election_results = (0..g.len())
+            this.replica_election_results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ReplicaElectionResult::arbitrary(g, version);
@@ -278,12 +276,10 @@ impl crate::codec::Decode for ReplicaElectionResult {
                     crate::codec::decode::ctx(e, "ReplicaElectionResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -297,7 +293,7 @@ impl crate::codec::Encode for ReplicaElectionResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic).len(),
+                self.topic.len(),
                 flex,
                 true,
                 "ReplicaElectionResult",
@@ -307,7 +303,7 @@ impl crate::codec::Encode for ReplicaElectionResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_result).len(),
+                self.partition_result.len(),
                 flex,
                 false,
                 "ReplicaElectionResult",
@@ -315,11 +311,11 @@ impl crate::codec::Encode for ReplicaElectionResult {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_result).len()),
+                    Some(self.partition_result.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_result).iter() {
+                for e in self.partition_result.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -342,8 +338,8 @@ impl crate::codec::Encode for ReplicaElectionResult {
             crate::codec::encode::put_string(buf, Some(&self.topic), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_result).len()), flex, false);
-            for e in (&self.partition_result).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_result.len()), flex, false);
+            for e in self.partition_result.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -369,7 +365,7 @@ impl ReplicaElectionResult {
             this.topic = g.string();
         }
         if true {
-            this.partition_result = (0..g.len())
+            this.partition_result = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionResult::arbitrary(g, version);
@@ -454,12 +450,10 @@ impl crate::codec::Decode for PartitionResult {
                     crate::codec::decode::ctx(e, "PartitionResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -480,7 +474,7 @@ impl crate::codec::Encode for PartitionResult {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "PartitionResult",
@@ -503,10 +497,10 @@ impl crate::codec::Encode for PartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_id);
+            ::bytes::BufMut::put_i32(buf, self.partition_id);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);

@@ -82,12 +82,10 @@ impl crate::codec::Decode for EndQuorumEpochRequest {
                     crate::codec::decode::ctx(e, "EndQuorumEpochRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -108,7 +106,7 @@ impl crate::codec::Encode for EndQuorumEpochRequest {
         {
             if let Some(v) = &self.cluster_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "EndQuorumEpochRequest",
@@ -119,7 +117,7 @@ impl crate::codec::Encode for EndQuorumEpochRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "EndQuorumEpochRequest",
@@ -127,8 +125,8 @@ impl crate::codec::Encode for EndQuorumEpochRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -136,7 +134,7 @@ impl crate::codec::Encode for EndQuorumEpochRequest {
         }
         if version >= 1 {
             crate::codec::encode::check_len(
-                (&self.leader_endpoints).len(),
+                self.leader_endpoints.len(),
                 flex,
                 false,
                 "EndQuorumEpochRequest",
@@ -144,11 +142,11 @@ impl crate::codec::Encode for EndQuorumEpochRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.leader_endpoints).len()),
+                    Some(self.leader_endpoints.len()),
                     flex,
                     false,
                 );
-                for e in (&self.leader_endpoints).iter() {
+                for e in self.leader_endpoints.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -177,14 +175,14 @@ impl crate::codec::Encode for EndQuorumEpochRequest {
             crate::codec::encode::put_string(buf, self.cluster_id.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 1 {
-            crate::codec::encode::put_len(buf, Some((&self.leader_endpoints).len()), flex, false);
-            for e in (&self.leader_endpoints).iter() {
+            crate::codec::encode::put_len(buf, Some(self.leader_endpoints.len()), flex, false);
+            for e in self.leader_endpoints.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -214,7 +212,7 @@ impl EndQuorumEpochRequest {
             };
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicData::arbitrary(g, version);
@@ -224,7 +222,7 @@ impl EndQuorumEpochRequest {
                 .collect();
         }
         if version >= 1 {
-            this.leader_endpoints = (0..g.len())
+            this.leader_endpoints = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = LeaderEndpoint::arbitrary(g, version);
@@ -296,12 +294,10 @@ impl crate::codec::Decode for TopicData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -315,7 +311,7 @@ impl crate::codec::Encode for TopicData {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "TopicData",
@@ -325,19 +321,16 @@ impl crate::codec::Encode for TopicData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicData",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -360,8 +353,8 @@ impl crate::codec::Encode for TopicData {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -387,7 +380,7 @@ impl TopicData {
             this.topic_name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionData::arbitrary(g, version);
@@ -471,12 +464,10 @@ impl crate::codec::Decode for LeaderEndpoint {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "LeaderEndpoint", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -489,23 +480,11 @@ impl crate::codec::Encode for LeaderEndpoint {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len(
-                (&self.name).len(),
-                flex,
-                true,
-                "LeaderEndpoint",
-                "Name",
-            )?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "LeaderEndpoint", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
-            crate::codec::encode::check_len(
-                (&self.host).len(),
-                flex,
-                true,
-                "LeaderEndpoint",
-                "Host",
-            )?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "LeaderEndpoint", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -531,7 +510,7 @@ impl crate::codec::Encode for LeaderEndpoint {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_u16(buf, *&self.port);
+            ::bytes::BufMut::put_u16(buf, self.port);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -659,12 +638,10 @@ impl crate::codec::Decode for PartitionData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "PartitionData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -687,7 +664,7 @@ impl crate::codec::Encode for PartitionData {
         }
         if version <= 0 {
             crate::codec::encode::check_len(
-                (&self.preferred_successors).len(),
+                self.preferred_successors.len(),
                 flex,
                 false,
                 "PartitionData",
@@ -695,11 +672,11 @@ impl crate::codec::Encode for PartitionData {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.preferred_successors).len()),
+                    Some(self.preferred_successors.len()),
                     flex,
                     false,
                 );
-                for e in (&self.preferred_successors).iter() {
+                for e in self.preferred_successors.iter() {
                     n += 4;
                 }
                 n
@@ -707,7 +684,7 @@ impl crate::codec::Encode for PartitionData {
         }
         if version >= 1 {
             crate::codec::encode::check_len(
-                (&self.preferred_candidates).len(),
+                self.preferred_candidates.len(),
                 flex,
                 false,
                 "PartitionData",
@@ -715,11 +692,11 @@ impl crate::codec::Encode for PartitionData {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.preferred_candidates).len()),
+                    Some(self.preferred_candidates.len()),
                     flex,
                     false,
                 );
-                for e in (&self.preferred_candidates).iter() {
+                for e in self.preferred_candidates.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -739,33 +716,23 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         if version <= 0 {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.preferred_successors).len()),
-                flex,
-                false,
-            );
-            for e in (&self.preferred_successors).iter() {
+            crate::codec::encode::put_len(buf, Some(self.preferred_successors.len()), flex, false);
+            for e in self.preferred_successors.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         if version >= 1 {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.preferred_candidates).len()),
-                flex,
-                false,
-            );
-            for e in (&self.preferred_candidates).iter() {
+            crate::codec::encode::put_len(buf, Some(self.preferred_candidates.len()), flex, false);
+            for e in self.preferred_candidates.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -797,10 +764,10 @@ impl PartitionData {
             this.leader_epoch = g.i32();
         }
         if version <= 0 {
-            this.preferred_successors = (0..g.len()).map(|_| g.i32()).collect();
+            this.preferred_successors = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if version >= 1 {
-            this.preferred_candidates = (0..g.len())
+            this.preferred_candidates = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ReplicaInfo::arbitrary(g, version);
@@ -871,12 +838,10 @@ impl crate::codec::Decode for ReplicaInfo {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ReplicaInfo", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -908,7 +873,7 @@ impl crate::codec::Encode for ReplicaInfo {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.candidate_id);
+            ::bytes::BufMut::put_i32(buf, self.candidate_id);
         }
         {
             crate::codec::encode::put_uuid(buf, &self.candidate_directory_id);

@@ -87,12 +87,10 @@ impl crate::codec::Decode for EndTxnRequest {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "EndTxnRequest", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -112,7 +110,7 @@ impl crate::codec::Encode for EndTxnRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.transactional_id).len(),
+                self.transactional_id.len(),
                 flex,
                 true,
                 "EndTxnRequest",
@@ -152,13 +150,13 @@ impl crate::codec::Encode for EndTxnRequest {
             crate::codec::encode::put_string(buf, Some(&self.transactional_id), flex);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.producer_epoch);
+            ::bytes::BufMut::put_i16(buf, self.producer_epoch);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.committed);
+            crate::codec::encode::put_bool(buf, self.committed);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

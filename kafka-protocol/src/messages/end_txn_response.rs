@@ -87,12 +87,10 @@ impl crate::codec::Decode for EndTxnResponse {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "EndTxnResponse", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -142,16 +140,16 @@ impl crate::codec::Encode for EndTxnResponse {
         }
         let flex = version >= 3;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 5 {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         if version >= 5 {
-            ::bytes::BufMut::put_i16(buf, *&self.producer_epoch);
+            ::bytes::BufMut::put_i16(buf, self.producer_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -78,12 +78,10 @@ impl crate::codec::Decode for EnvelopeRequest {
                     crate::codec::decode::ctx(e, "EnvelopeRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -103,7 +101,7 @@ impl crate::codec::Encode for EnvelopeRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.request_data).len(),
+                self.request_data.len(),
                 flex,
                 false,
                 "EnvelopeRequest",
@@ -114,7 +112,7 @@ impl crate::codec::Encode for EnvelopeRequest {
         {
             if let Some(v) = &self.request_principal {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "EnvelopeRequest",
@@ -125,7 +123,7 @@ impl crate::codec::Encode for EnvelopeRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.client_host_address).len(),
+                self.client_host_address.len(),
                 flex,
                 false,
                 "EnvelopeRequest",

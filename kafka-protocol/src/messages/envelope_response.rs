@@ -66,12 +66,10 @@ impl crate::codec::Decode for EnvelopeResponse {
                     crate::codec::decode::ctx(e, "EnvelopeResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -92,7 +90,7 @@ impl crate::codec::Encode for EnvelopeResponse {
         {
             if let Some(v) = &self.response_data {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "EnvelopeResponse",
@@ -127,7 +125,7 @@ impl crate::codec::Encode for EnvelopeResponse {
             crate::codec::encode::put_bytes(buf, self.response_data.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -69,12 +69,10 @@ impl crate::codec::Decode for ExpireDelegationTokenRequest {
                     crate::codec::decode::ctx(e, "ExpireDelegationTokenRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -94,7 +92,7 @@ impl crate::codec::Encode for ExpireDelegationTokenRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.hmac).len(),
+                self.hmac.len(),
                 flex,
                 false,
                 "ExpireDelegationTokenRequest",
@@ -128,7 +126,7 @@ impl crate::codec::Encode for ExpireDelegationTokenRequest {
             crate::codec::encode::put_bytes(buf, Some(&self.hmac), flex);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.expiry_time_period_ms);
+            ::bytes::BufMut::put_i64(buf, self.expiry_time_period_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

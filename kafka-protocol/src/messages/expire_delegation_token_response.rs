@@ -81,12 +81,10 @@ impl crate::codec::Decode for ExpireDelegationTokenResponse {
                     crate::codec::decode::ctx(e, "ExpireDelegationTokenResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -133,13 +131,13 @@ impl crate::codec::Encode for ExpireDelegationTokenResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.expiry_timestamp_ms);
+            ::bytes::BufMut::put_i64(buf, self.expiry_timestamp_ms);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

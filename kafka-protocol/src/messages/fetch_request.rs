@@ -236,7 +236,7 @@ impl crate::codec::Encode for FetchRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "FetchRequest",
@@ -244,8 +244,8 @@ impl crate::codec::Encode for FetchRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -253,7 +253,7 @@ impl crate::codec::Encode for FetchRequest {
         }
         if version >= 7 {
             crate::codec::encode::check_len(
-                (&self.forgotten_topics_data).len(),
+                self.forgotten_topics_data.len(),
                 flex,
                 false,
                 "FetchRequest",
@@ -261,11 +261,11 @@ impl crate::codec::Encode for FetchRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.forgotten_topics_data).len()),
+                    Some(self.forgotten_topics_data.len()),
                     flex,
                     false,
                 );
-                for e in (&self.forgotten_topics_data).iter() {
+                for e in self.forgotten_topics_data.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -279,7 +279,7 @@ impl crate::codec::Encode for FetchRequest {
         }
         if version >= 11 {
             crate::codec::encode::check_len(
-                (&self.rack_id).len(),
+                self.rack_id.len(),
                 flex,
                 true,
                 "FetchRequest",
@@ -293,7 +293,7 @@ impl crate::codec::Encode for FetchRequest {
                 if self.cluster_id.is_some() {
                     if let Some(v) = &self.cluster_id {
                         crate::codec::encode::check_len(
-                            (v).len(),
+                            v.len(),
                             true,
                             true,
                             "FetchRequest",
@@ -340,40 +340,35 @@ impl crate::codec::Encode for FetchRequest {
         }
         let flex = version >= 12;
         if version <= 14 {
-            ::bytes::BufMut::put_i32(buf, *&self.replica_id);
+            ::bytes::BufMut::put_i32(buf, self.replica_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.max_wait_ms);
+            ::bytes::BufMut::put_i32(buf, self.max_wait_ms);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.min_bytes);
+            ::bytes::BufMut::put_i32(buf, self.min_bytes);
         }
         if version >= 3 {
-            ::bytes::BufMut::put_i32(buf, *&self.max_bytes);
+            ::bytes::BufMut::put_i32(buf, self.max_bytes);
         }
         if version >= 4 {
-            ::bytes::BufMut::put_i8(buf, *&self.isolation_level);
+            ::bytes::BufMut::put_i8(buf, self.isolation_level);
         }
         if version >= 7 {
-            ::bytes::BufMut::put_i32(buf, *&self.session_id);
+            ::bytes::BufMut::put_i32(buf, self.session_id);
         }
         if version >= 7 {
-            ::bytes::BufMut::put_i32(buf, *&self.session_epoch);
+            ::bytes::BufMut::put_i32(buf, self.session_epoch);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 7 {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.forgotten_topics_data).len()),
-                flex,
-                false,
-            );
-            for e in (&self.forgotten_topics_data).iter() {
+            crate::codec::encode::put_len(buf, Some(self.forgotten_topics_data.len()), flex, false);
+            for e in self.forgotten_topics_data.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -455,7 +450,7 @@ impl FetchRequest {
             this.session_epoch = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = FetchTopic::arbitrary(g, version);
@@ -465,7 +460,7 @@ impl FetchRequest {
                 .collect();
         }
         if version >= 7 {
-            this.forgotten_topics_data = (0..g.len())
+            this.forgotten_topics_data = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ForgottenTopic::arbitrary(g, version);
@@ -539,12 +534,10 @@ impl crate::codec::Decode for ReplicaState {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ReplicaState", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -576,10 +569,10 @@ impl crate::codec::Encode for ReplicaState {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.replica_id);
+            ::bytes::BufMut::put_i32(buf, self.replica_id);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.replica_epoch);
+            ::bytes::BufMut::put_i64(buf, self.replica_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -682,12 +675,10 @@ impl crate::codec::Decode for FetchTopic {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "FetchTopic", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -700,13 +691,7 @@ impl crate::codec::Encode for FetchTopic {
         let flex = version >= 12;
         let mut n = 0usize;
         if version <= 12 {
-            crate::codec::encode::check_len(
-                (&self.topic).len(),
-                flex,
-                true,
-                "FetchTopic",
-                "Topic",
-            )?;
+            crate::codec::encode::check_len(self.topic.len(), flex, true, "FetchTopic", "Topic")?;
             n += crate::codec::encode::string_size(Some(&self.topic), flex);
         }
         if version >= 13 {
@@ -714,19 +699,16 @@ impl crate::codec::Encode for FetchTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "FetchTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -752,8 +734,8 @@ impl crate::codec::Encode for FetchTopic {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -782,7 +764,7 @@ impl FetchTopic {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = FetchPartition::arbitrary(g, version);
@@ -868,12 +850,10 @@ impl crate::codec::Decode for ForgottenTopic {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ForgottenTopic", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -887,7 +867,7 @@ impl crate::codec::Encode for ForgottenTopic {
         let mut n = 0usize;
         if version <= 12 {
             crate::codec::encode::check_len(
-                (&self.topic).len(),
+                self.topic.len(),
                 flex,
                 true,
                 "ForgottenTopic",
@@ -900,19 +880,16 @@ impl crate::codec::Encode for ForgottenTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "ForgottenTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -938,8 +915,8 @@ impl crate::codec::Encode for ForgottenTopic {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -968,7 +945,7 @@ impl ForgottenTopic {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();
@@ -1155,22 +1132,22 @@ impl crate::codec::Encode for FetchPartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 12;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition);
+            ::bytes::BufMut::put_i32(buf, self.partition);
         }
         if version >= 9 {
-            ::bytes::BufMut::put_i32(buf, *&self.current_leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.current_leader_epoch);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.fetch_offset);
+            ::bytes::BufMut::put_i64(buf, self.fetch_offset);
         }
         if version >= 12 {
-            ::bytes::BufMut::put_i32(buf, *&self.last_fetched_epoch);
+            ::bytes::BufMut::put_i32(buf, self.last_fetched_epoch);
         }
         if version >= 5 {
-            ::bytes::BufMut::put_i64(buf, *&self.log_start_offset);
+            ::bytes::BufMut::put_i64(buf, self.log_start_offset);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_max_bytes);
+            ::bytes::BufMut::put_i32(buf, self.partition_max_bytes);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -145,19 +145,16 @@ impl crate::codec::Encode for FetchResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.responses).len(),
+                self.responses.len(),
                 flex,
                 false,
                 "FetchResponse",
                 "Responses",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.responses).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.responses).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.responses.len()), flex, false);
+                for e in self.responses.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -168,7 +165,7 @@ impl crate::codec::Encode for FetchResponse {
             if version >= 16 {
                 if !self.node_endpoints.is_empty() {
                     crate::codec::encode::check_len(
-                        (&self.node_endpoints).len(),
+                        self.node_endpoints.len(),
                         true,
                         false,
                         "FetchResponse",
@@ -176,11 +173,11 @@ impl crate::codec::Encode for FetchResponse {
                     )?;
                     let s = {
                         let mut n = crate::codec::encode::len_prefix_size(
-                            Some((&self.node_endpoints).len()),
+                            Some(self.node_endpoints.len()),
                             true,
                             false,
                         );
-                        for e in (&self.node_endpoints).iter() {
+                        for e in self.node_endpoints.iter() {
                             n += crate::codec::Encode::encoded_size(e, version)?;
                         }
                         n
@@ -215,17 +212,17 @@ impl crate::codec::Encode for FetchResponse {
         }
         let flex = version >= 12;
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if version >= 7 {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 7 {
-            ::bytes::BufMut::put_i32(buf, *&self.session_id);
+            ::bytes::BufMut::put_i32(buf, self.session_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.responses).len()), flex, false);
-            for e in (&self.responses).iter() {
+            crate::codec::encode::put_len(buf, Some(self.responses.len()), flex, false);
+            for e in self.responses.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -240,19 +237,19 @@ impl crate::codec::Encode for FetchResponse {
             if version >= 16 && !self.node_endpoints.is_empty() {
                 let s = {
                     let mut n = crate::codec::encode::len_prefix_size(
-                        Some((&self.node_endpoints).len()),
+                        Some(self.node_endpoints.len()),
                         true,
                         false,
                     );
-                    for e in (&self.node_endpoints).iter() {
+                    for e in self.node_endpoints.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
                 };
                 crate::codec::encode::put_uvarint(buf, 0);
                 crate::codec::encode::put_uvarint(buf, s as u32);
-                crate::codec::encode::put_len(buf, Some((&self.node_endpoints).len()), true, false);
-                for e in (&self.node_endpoints).iter() {
+                crate::codec::encode::put_len(buf, Some(self.node_endpoints.len()), true, false);
+                for e in self.node_endpoints.iter() {
                     crate::codec::Encode::encode(e, buf, version)?;
                 }
             }
@@ -280,7 +277,7 @@ impl FetchResponse {
             this.session_id = g.i32();
         }
         if true {
-            this.responses = (0..g.len())
+            this.responses = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = FetchableTopicResponse::arbitrary(g, version);
@@ -290,7 +287,7 @@ impl FetchResponse {
                 .collect();
         }
         if flex && (version >= 16) {
-            this.node_endpoints = (0..g.len())
+            this.node_endpoints = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = NodeEndpoint::arbitrary(g, version);
@@ -378,12 +375,10 @@ impl crate::codec::Decode for FetchableTopicResponse {
                     crate::codec::decode::ctx(e, "FetchableTopicResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -397,7 +392,7 @@ impl crate::codec::Encode for FetchableTopicResponse {
         let mut n = 0usize;
         if version <= 12 {
             crate::codec::encode::check_len(
-                (&self.topic).len(),
+                self.topic.len(),
                 flex,
                 true,
                 "FetchableTopicResponse",
@@ -410,19 +405,16 @@ impl crate::codec::Encode for FetchableTopicResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "FetchableTopicResponse",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -448,8 +440,8 @@ impl crate::codec::Encode for FetchableTopicResponse {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -478,7 +470,7 @@ impl FetchableTopicResponse {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionData::arbitrary(g, version);
@@ -573,12 +565,10 @@ impl crate::codec::Decode for NodeEndpoint {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "NodeEndpoint", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -594,13 +584,7 @@ impl crate::codec::Encode for NodeEndpoint {
             n += 4;
         }
         {
-            crate::codec::encode::check_len(
-                (&self.host).len(),
-                flex,
-                true,
-                "NodeEndpoint",
-                "Host",
-            )?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "NodeEndpoint", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -608,7 +592,7 @@ impl crate::codec::Encode for NodeEndpoint {
         }
         {
             if let Some(v) = &self.rack {
-                crate::codec::encode::check_len((v).len(), flex, true, "NodeEndpoint", "Rack")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "NodeEndpoint", "Rack")?;
             }
             n += crate::codec::encode::string_size(self.rack.as_ref(), flex);
         }
@@ -626,13 +610,13 @@ impl crate::codec::Encode for NodeEndpoint {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.port);
+            ::bytes::BufMut::put_i32(buf, self.port);
         }
         {
             crate::codec::encode::put_string(buf, self.rack.as_ref(), flex);
@@ -890,7 +874,7 @@ impl crate::codec::Encode for PartitionData {
             }
             if let Some(v) = &self.aborted_transactions {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "PartitionData",
@@ -900,8 +884,8 @@ impl crate::codec::Encode for PartitionData {
             n += match &self.aborted_transactions {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -919,13 +903,7 @@ impl crate::codec::Encode for PartitionData {
         }
         {
             if let Some(v) = &self.records {
-                crate::codec::encode::check_len(
-                    (v).len(),
-                    flex,
-                    false,
-                    "PartitionData",
-                    "Records",
-                )?;
+                crate::codec::encode::check_len(v.len(), flex, false, "PartitionData", "Records")?;
             }
             n += crate::codec::encode::bytes_size(self.records.as_ref(), flex);
         }
@@ -988,33 +966,33 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 12;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.high_watermark);
+            ::bytes::BufMut::put_i64(buf, self.high_watermark);
         }
         if version >= 4 {
-            ::bytes::BufMut::put_i64(buf, *&self.last_stable_offset);
+            ::bytes::BufMut::put_i64(buf, self.last_stable_offset);
         }
         if version >= 5 {
-            ::bytes::BufMut::put_i64(buf, *&self.log_start_offset);
+            ::bytes::BufMut::put_i64(buf, self.log_start_offset);
         }
         if version >= 4 {
             match &self.aborted_transactions {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
             }
         }
         if version >= 11 {
-            ::bytes::BufMut::put_i32(buf, *&self.preferred_read_replica);
+            ::bytes::BufMut::put_i32(buf, self.preferred_read_replica);
         }
         {
             crate::codec::encode::put_bytes(buf, self.records.as_ref(), flex);
@@ -1111,7 +1089,7 @@ impl PartitionData {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = AbortedTransaction::arbitrary(g, version);
@@ -1194,12 +1172,10 @@ impl crate::codec::Decode for EpochEndOffset {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "EpochEndOffset", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1231,10 +1207,10 @@ impl crate::codec::Encode for EpochEndOffset {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.epoch);
+            ::bytes::BufMut::put_i32(buf, self.epoch);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.end_offset);
+            ::bytes::BufMut::put_i64(buf, self.end_offset);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -1323,12 +1299,10 @@ impl crate::codec::Decode for LeaderIdAndEpoch {
                     crate::codec::decode::ctx(e, "LeaderIdAndEpoch", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1360,10 +1334,10 @@ impl crate::codec::Encode for LeaderIdAndEpoch {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -1451,12 +1425,10 @@ impl crate::codec::Decode for SnapshotId {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "SnapshotId", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1488,10 +1460,10 @@ impl crate::codec::Encode for SnapshotId {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.end_offset);
+            ::bytes::BufMut::put_i64(buf, self.end_offset);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.epoch);
+            ::bytes::BufMut::put_i32(buf, self.epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -1582,12 +1554,10 @@ impl crate::codec::Decode for AbortedTransaction {
                     crate::codec::decode::ctx(e, "AbortedTransaction", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1619,10 +1589,10 @@ impl crate::codec::Encode for AbortedTransaction {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 12;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.first_offset);
+            ::bytes::BufMut::put_i64(buf, self.first_offset);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -124,7 +124,7 @@ impl crate::codec::Encode for FetchSnapshotRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "FetchSnapshotRequest",
@@ -132,8 +132,8 @@ impl crate::codec::Encode for FetchSnapshotRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -145,7 +145,7 @@ impl crate::codec::Encode for FetchSnapshotRequest {
                 if self.cluster_id.is_some() {
                     if let Some(v) = &self.cluster_id {
                         crate::codec::encode::check_len(
-                            (v).len(),
+                            v.len(),
                             true,
                             true,
                             "FetchSnapshotRequest",
@@ -183,14 +183,14 @@ impl crate::codec::Encode for FetchSnapshotRequest {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.replica_id);
+            ::bytes::BufMut::put_i32(buf, self.replica_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.max_bytes);
+            ::bytes::BufMut::put_i32(buf, self.max_bytes);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -236,7 +236,7 @@ impl FetchSnapshotRequest {
             this.max_bytes = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicSnapshot::arbitrary(g, version);
@@ -311,12 +311,10 @@ impl crate::codec::Decode for TopicSnapshot {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicSnapshot", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -329,30 +327,21 @@ impl crate::codec::Encode for TopicSnapshot {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len(
-                (&self.name).len(),
-                flex,
-                true,
-                "TopicSnapshot",
-                "Name",
-            )?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "TopicSnapshot", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicSnapshot",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -375,8 +364,8 @@ impl crate::codec::Encode for TopicSnapshot {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -402,7 +391,7 @@ impl TopicSnapshot {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionSnapshot::arbitrary(g, version);
@@ -563,16 +552,16 @@ impl crate::codec::Encode for PartitionSnapshot {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition);
+            ::bytes::BufMut::put_i32(buf, self.partition);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.current_leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.current_leader_epoch);
         }
         {
             crate::codec::Encode::encode(&self.snapshot_id, buf, version)?;
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.position);
+            ::bytes::BufMut::put_i64(buf, self.position);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -684,12 +673,10 @@ impl crate::codec::Decode for SnapshotId {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "SnapshotId", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -721,10 +708,10 @@ impl crate::codec::Encode for SnapshotId {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.end_offset);
+            ::bytes::BufMut::put_i64(buf, self.end_offset);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.epoch);
+            ::bytes::BufMut::put_i32(buf, self.epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -132,7 +132,7 @@ impl crate::codec::Encode for FetchSnapshotResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "FetchSnapshotResponse",
@@ -140,8 +140,8 @@ impl crate::codec::Encode for FetchSnapshotResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -152,7 +152,7 @@ impl crate::codec::Encode for FetchSnapshotResponse {
             if version >= 1 {
                 if !self.node_endpoints.is_empty() {
                     crate::codec::encode::check_len(
-                        (&self.node_endpoints).len(),
+                        self.node_endpoints.len(),
                         true,
                         false,
                         "FetchSnapshotResponse",
@@ -160,11 +160,11 @@ impl crate::codec::Encode for FetchSnapshotResponse {
                     )?;
                     let s = {
                         let mut n = crate::codec::encode::len_prefix_size(
-                            Some((&self.node_endpoints).len()),
+                            Some(self.node_endpoints.len()),
                             true,
                             false,
                         );
-                        for e in (&self.node_endpoints).iter() {
+                        for e in self.node_endpoints.iter() {
                             n += crate::codec::Encode::encoded_size(e, version)?;
                         }
                         n
@@ -199,14 +199,14 @@ impl crate::codec::Encode for FetchSnapshotResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -221,19 +221,19 @@ impl crate::codec::Encode for FetchSnapshotResponse {
             if version >= 1 && !self.node_endpoints.is_empty() {
                 let s = {
                     let mut n = crate::codec::encode::len_prefix_size(
-                        Some((&self.node_endpoints).len()),
+                        Some(self.node_endpoints.len()),
                         true,
                         false,
                     );
-                    for e in (&self.node_endpoints).iter() {
+                    for e in self.node_endpoints.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
                 };
                 crate::codec::encode::put_uvarint(buf, 0);
                 crate::codec::encode::put_uvarint(buf, s as u32);
-                crate::codec::encode::put_len(buf, Some((&self.node_endpoints).len()), true, false);
-                for e in (&self.node_endpoints).iter() {
+                crate::codec::encode::put_len(buf, Some(self.node_endpoints.len()), true, false);
+                for e in self.node_endpoints.iter() {
                     crate::codec::Encode::encode(e, buf, version)?;
                 }
             }
@@ -258,7 +258,7 @@ impl FetchSnapshotResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicSnapshot::arbitrary(g, version);
@@ -268,7 +268,7 @@ impl FetchSnapshotResponse {
                 .collect();
         }
         if flex && (version >= 1) {
-            this.node_endpoints = (0..g.len())
+            this.node_endpoints = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = NodeEndpoint::arbitrary(g, version);
@@ -343,12 +343,10 @@ impl crate::codec::Decode for TopicSnapshot {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicSnapshot", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -361,30 +359,21 @@ impl crate::codec::Encode for TopicSnapshot {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len(
-                (&self.name).len(),
-                flex,
-                true,
-                "TopicSnapshot",
-                "Name",
-            )?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "TopicSnapshot", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicSnapshot",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -407,8 +396,8 @@ impl crate::codec::Encode for TopicSnapshot {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -434,7 +423,7 @@ impl TopicSnapshot {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionSnapshot::arbitrary(g, version);
@@ -518,12 +507,10 @@ impl crate::codec::Decode for NodeEndpoint {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "NodeEndpoint", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -539,13 +526,7 @@ impl crate::codec::Encode for NodeEndpoint {
             n += 4;
         }
         {
-            crate::codec::encode::check_len(
-                (&self.host).len(),
-                flex,
-                true,
-                "NodeEndpoint",
-                "Host",
-            )?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "NodeEndpoint", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -565,13 +546,13 @@ impl crate::codec::Encode for NodeEndpoint {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_u16(buf, *&self.port);
+            ::bytes::BufMut::put_u16(buf, self.port);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -757,7 +738,7 @@ impl crate::codec::Encode for PartitionSnapshot {
         }
         {
             crate::codec::encode::check_len(
-                (&self.unaligned_records).len(),
+                self.unaligned_records.len(),
                 flex,
                 false,
                 "PartitionSnapshot",
@@ -794,19 +775,19 @@ impl crate::codec::Encode for PartitionSnapshot {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.index);
+            ::bytes::BufMut::put_i32(buf, self.index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::Encode::encode(&self.snapshot_id, buf, version)?;
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.size);
+            ::bytes::BufMut::put_i64(buf, self.size);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.position);
+            ::bytes::BufMut::put_i64(buf, self.position);
         }
         {
             crate::codec::encode::put_bytes(buf, Some(&self.unaligned_records), flex);
@@ -932,12 +913,10 @@ impl crate::codec::Decode for SnapshotId {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "SnapshotId", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -969,10 +948,10 @@ impl crate::codec::Encode for SnapshotId {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.end_offset);
+            ::bytes::BufMut::put_i64(buf, self.end_offset);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.epoch);
+            ::bytes::BufMut::put_i32(buf, self.epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -1061,12 +1040,10 @@ impl crate::codec::Decode for LeaderIdAndEpoch {
                     crate::codec::decode::ctx(e, "LeaderIdAndEpoch", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1098,10 +1075,10 @@ impl crate::codec::Encode for LeaderIdAndEpoch {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

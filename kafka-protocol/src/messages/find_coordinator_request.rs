@@ -82,12 +82,10 @@ impl crate::codec::Decode for FindCoordinatorRequest {
                     crate::codec::decode::ctx(e, "FindCoordinatorRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -107,7 +105,7 @@ impl crate::codec::Encode for FindCoordinatorRequest {
         let mut n = 0usize;
         if version <= 3 {
             crate::codec::encode::check_len(
-                (&self.key).len(),
+                self.key.len(),
                 flex,
                 true,
                 "FindCoordinatorRequest",
@@ -132,15 +130,15 @@ impl crate::codec::Encode for FindCoordinatorRequest {
         }
         if version >= 4 {
             crate::codec::encode::check_len(
-                (&self.coordinator_keys).len(),
+                self.coordinator_keys.len(),
                 flex,
                 false,
                 "FindCoordinatorRequest",
                 "CoordinatorKeys",
             )?;
-            for e in (&self.coordinator_keys).iter() {
+            for e in self.coordinator_keys.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "FindCoordinatorRequest",
@@ -149,11 +147,11 @@ impl crate::codec::Encode for FindCoordinatorRequest {
             }
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.coordinator_keys).len()),
+                    Some(self.coordinator_keys.len()),
                     flex,
                     false,
                 );
-                for e in (&self.coordinator_keys).iter() {
+                for e in self.coordinator_keys.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -188,11 +186,11 @@ impl crate::codec::Encode for FindCoordinatorRequest {
             crate::codec::encode::put_string(buf, Some(&self.key), flex);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.key_type);
+            ::bytes::BufMut::put_i8(buf, self.key_type);
         }
         if version >= 4 {
-            crate::codec::encode::put_len(buf, Some((&self.coordinator_keys).len()), flex, false);
-            for e in (&self.coordinator_keys).iter() {
+            crate::codec::encode::put_len(buf, Some(self.coordinator_keys.len()), flex, false);
+            for e in self.coordinator_keys.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
@@ -221,7 +219,7 @@ impl FindCoordinatorRequest {
             this.key_type = g.i8();
         }
         if version >= 4 {
-            this.coordinator_keys = (0..g.len()).map(|_| g.string()).collect();
+            this.coordinator_keys = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -129,12 +129,10 @@ impl crate::codec::Decode for FindCoordinatorResponse {
                     crate::codec::decode::ctx(e, "FindCoordinatorResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -174,7 +172,7 @@ impl crate::codec::Encode for FindCoordinatorResponse {
             }
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "FindCoordinatorResponse",
@@ -194,7 +192,7 @@ impl crate::codec::Encode for FindCoordinatorResponse {
         }
         if version <= 3 {
             crate::codec::encode::check_len(
-                (&self.host).len(),
+                self.host.len(),
                 flex,
                 true,
                 "FindCoordinatorResponse",
@@ -219,7 +217,7 @@ impl crate::codec::Encode for FindCoordinatorResponse {
         }
         if version >= 4 {
             crate::codec::encode::check_len(
-                (&self.coordinators).len(),
+                self.coordinators.len(),
                 flex,
                 false,
                 "FindCoordinatorResponse",
@@ -227,11 +225,11 @@ impl crate::codec::Encode for FindCoordinatorResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.coordinators).len()),
+                    Some(self.coordinators.len()),
                     flex,
                     false,
                 );
-                for e in (&self.coordinators).iter() {
+                for e in self.coordinators.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -263,26 +261,26 @@ impl crate::codec::Encode for FindCoordinatorResponse {
         }
         let flex = version >= 3;
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if version <= 3 {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 1 && version <= 3 {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         if version <= 3 {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         if version <= 3 {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         if version <= 3 {
-            ::bytes::BufMut::put_i32(buf, *&self.port);
+            ::bytes::BufMut::put_i32(buf, self.port);
         }
         if version >= 4 {
-            crate::codec::encode::put_len(buf, Some((&self.coordinators).len()), flex, false);
-            for e in (&self.coordinators).iter() {
+            crate::codec::encode::put_len(buf, Some(self.coordinators.len()), flex, false);
+            for e in self.coordinators.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -327,7 +325,7 @@ impl FindCoordinatorResponse {
             this.port = g.i32();
         }
         if version >= 4 {
-            this.coordinators = (0..g.len())
+            this.coordinators = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Coordinator::arbitrary(g, version);
@@ -444,12 +442,10 @@ impl crate::codec::Decode for Coordinator {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Coordinator", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -462,14 +458,14 @@ impl crate::codec::Encode for Coordinator {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.key).len(), flex, true, "Coordinator", "Key")?;
+            crate::codec::encode::check_len(self.key.len(), flex, true, "Coordinator", "Key")?;
             n += crate::codec::encode::string_size(Some(&self.key), flex);
         }
         {
             n += 4;
         }
         {
-            crate::codec::encode::check_len((&self.host).len(), flex, true, "Coordinator", "Host")?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "Coordinator", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -481,7 +477,7 @@ impl crate::codec::Encode for Coordinator {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "Coordinator",
@@ -507,16 +503,16 @@ impl crate::codec::Encode for Coordinator {
             crate::codec::encode::put_string(buf, Some(&self.key), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.port);
+            ::bytes::BufMut::put_i32(buf, self.port);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);

@@ -183,12 +183,10 @@ impl crate::codec::Decode for GetTelemetrySubscriptionsResponse {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -220,7 +218,7 @@ impl crate::codec::Encode for GetTelemetrySubscriptionsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.accepted_compression_types).len(),
+                self.accepted_compression_types.len(),
                 flex,
                 false,
                 "GetTelemetrySubscriptionsResponse",
@@ -228,11 +226,11 @@ impl crate::codec::Encode for GetTelemetrySubscriptionsResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.accepted_compression_types).len()),
+                    Some(self.accepted_compression_types.len()),
                     flex,
                     false,
                 );
-                for e in (&self.accepted_compression_types).iter() {
+                for e in self.accepted_compression_types.iter() {
                     n += 1;
                 }
                 n
@@ -249,15 +247,15 @@ impl crate::codec::Encode for GetTelemetrySubscriptionsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.requested_metrics).len(),
+                self.requested_metrics.len(),
                 flex,
                 false,
                 "GetTelemetrySubscriptionsResponse",
                 "RequestedMetrics",
             )?;
-            for e in (&self.requested_metrics).iter() {
+            for e in self.requested_metrics.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "GetTelemetrySubscriptionsResponse",
@@ -266,11 +264,11 @@ impl crate::codec::Encode for GetTelemetrySubscriptionsResponse {
             }
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.requested_metrics).len()),
+                    Some(self.requested_metrics.len()),
                     flex,
                     false,
                 );
-                for e in (&self.requested_metrics).iter() {
+                for e in self.requested_metrics.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -296,40 +294,40 @@ impl crate::codec::Encode for GetTelemetrySubscriptionsResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_uuid(buf, &self.client_instance_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.subscription_id);
+            ::bytes::BufMut::put_i32(buf, self.subscription_id);
         }
         {
             crate::codec::encode::put_len(
                 buf,
-                Some((&self.accepted_compression_types).len()),
+                Some(self.accepted_compression_types.len()),
                 flex,
                 false,
             );
-            for e in (&self.accepted_compression_types).iter() {
+            for e in self.accepted_compression_types.iter() {
                 ::bytes::BufMut::put_i8(buf, *e);
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.push_interval_ms);
+            ::bytes::BufMut::put_i32(buf, self.push_interval_ms);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.telemetry_max_bytes);
+            ::bytes::BufMut::put_i32(buf, self.telemetry_max_bytes);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.delta_temporality);
+            crate::codec::encode::put_bool(buf, self.delta_temporality);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.requested_metrics).len()), flex, false);
-            for e in (&self.requested_metrics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.requested_metrics.len()), flex, false);
+            for e in self.requested_metrics.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
@@ -364,7 +362,7 @@ impl GetTelemetrySubscriptionsResponse {
             this.subscription_id = g.i32();
         }
         if true {
-            this.accepted_compression_types = (0..g.len()).map(|_| g.i8()).collect();
+            this.accepted_compression_types = (0..g.arr_len()).map(|_| g.i8()).collect();
         }
         if true {
             this.push_interval_ms = g.i32();
@@ -376,7 +374,7 @@ impl GetTelemetrySubscriptionsResponse {
             this.delta_temporality = g.bool();
         }
         if true {
-            this.requested_metrics = (0..g.len()).map(|_| g.string()).collect();
+            this.requested_metrics = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -88,12 +88,10 @@ impl crate::codec::Decode for HeartbeatRequest {
                     crate::codec::decode::ctx(e, "HeartbeatRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -113,7 +111,7 @@ impl crate::codec::Encode for HeartbeatRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "HeartbeatRequest",
@@ -126,7 +124,7 @@ impl crate::codec::Encode for HeartbeatRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "HeartbeatRequest",
@@ -144,7 +142,7 @@ impl crate::codec::Encode for HeartbeatRequest {
             }
             if let Some(v) = &self.group_instance_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "HeartbeatRequest",
@@ -182,7 +180,7 @@ impl crate::codec::Encode for HeartbeatRequest {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.generation_id);
+            ::bytes::BufMut::put_i32(buf, self.generation_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.member_id), flex);

@@ -72,12 +72,10 @@ impl crate::codec::Decode for IncrementalAlterConfigsRequest {
                     crate::codec::decode::ctx(e, "IncrementalAlterConfigsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -97,19 +95,16 @@ impl crate::codec::Encode for IncrementalAlterConfigsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.resources).len(),
+                self.resources.len(),
                 flex,
                 false,
                 "IncrementalAlterConfigsRequest",
                 "Resources",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.resources).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.resources).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.resources.len()), flex, false);
+                for e in self.resources.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -138,13 +133,13 @@ impl crate::codec::Encode for IncrementalAlterConfigsRequest {
         }
         let flex = version >= 1;
         {
-            crate::codec::encode::put_len(buf, Some((&self.resources).len()), flex, false);
-            for e in (&self.resources).iter() {
+            crate::codec::encode::put_len(buf, Some(self.resources.len()), flex, false);
+            for e in self.resources.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.validate_only);
+            crate::codec::encode::put_bool(buf, self.validate_only);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -165,7 +160,7 @@ impl IncrementalAlterConfigsRequest {
         let flex = version >= 1;
         let mut this = Self::default();
         if true {
-            this.resources = (0..g.len())
+            this.resources = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterConfigsResource::arbitrary(g, version);
@@ -258,12 +253,10 @@ impl crate::codec::Decode for AlterConfigsResource {
                     crate::codec::decode::ctx(e, "AlterConfigsResource", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -280,7 +273,7 @@ impl crate::codec::Encode for AlterConfigsResource {
         }
         {
             crate::codec::encode::check_len(
-                (&self.resource_name).len(),
+                self.resource_name.len(),
                 flex,
                 true,
                 "AlterConfigsResource",
@@ -290,7 +283,7 @@ impl crate::codec::Encode for AlterConfigsResource {
         }
         {
             crate::codec::encode::check_len(
-                (&self.configs).len(),
+                self.configs.len(),
                 flex,
                 false,
                 "AlterConfigsResource",
@@ -298,8 +291,8 @@ impl crate::codec::Encode for AlterConfigsResource {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.configs).len()), flex, false);
-                for e in (&self.configs).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.configs.len()), flex, false);
+                for e in self.configs.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -319,14 +312,14 @@ impl crate::codec::Encode for AlterConfigsResource {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type);
+            ::bytes::BufMut::put_i8(buf, self.resource_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.resource_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.configs).len()), flex, false);
-            for e in (&self.configs).iter() {
+            crate::codec::encode::put_len(buf, Some(self.configs.len()), flex, false);
+            for e in self.configs.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -355,7 +348,7 @@ impl AlterConfigsResource {
             this.resource_name = g.string();
         }
         if true {
-            this.configs = (0..g.len())
+            this.configs = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterableConfig::arbitrary(g, version);
@@ -440,12 +433,10 @@ impl crate::codec::Decode for AlterableConfig {
                     crate::codec::decode::ctx(e, "AlterableConfig", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -459,7 +450,7 @@ impl crate::codec::Encode for AlterableConfig {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "AlterableConfig",
@@ -472,7 +463,7 @@ impl crate::codec::Encode for AlterableConfig {
         }
         {
             if let Some(v) = &self.value {
-                crate::codec::encode::check_len((v).len(), flex, true, "AlterableConfig", "Value")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "AlterableConfig", "Value")?;
             }
             n += crate::codec::encode::string_size(self.value.as_ref(), flex);
         }
@@ -493,7 +484,7 @@ impl crate::codec::Encode for AlterableConfig {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.config_operation);
+            ::bytes::BufMut::put_i8(buf, self.config_operation);
         }
         {
             crate::codec::encode::put_string(buf, self.value.as_ref(), flex);

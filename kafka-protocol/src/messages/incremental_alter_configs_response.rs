@@ -72,12 +72,10 @@ impl crate::codec::Decode for IncrementalAlterConfigsResponse {
                     crate::codec::decode::ctx(e, "IncrementalAlterConfigsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -100,19 +98,16 @@ impl crate::codec::Encode for IncrementalAlterConfigsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.responses).len(),
+                self.responses.len(),
                 flex,
                 false,
                 "IncrementalAlterConfigsResponse",
                 "Responses",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.responses).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.responses).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.responses.len()), flex, false);
+                for e in self.responses.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -138,11 +133,11 @@ impl crate::codec::Encode for IncrementalAlterConfigsResponse {
         }
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.responses).len()), flex, false);
-            for e in (&self.responses).iter() {
+            crate::codec::encode::put_len(buf, Some(self.responses.len()), flex, false);
+            for e in self.responses.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -168,7 +163,7 @@ impl IncrementalAlterConfigsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.responses = (0..g.len())
+            this.responses = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AlterConfigsResourceResponse::arbitrary(g, version);
@@ -270,12 +265,10 @@ impl crate::codec::Decode for AlterConfigsResourceResponse {
                     crate::codec::decode::ctx(e, "AlterConfigsResourceResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -293,7 +286,7 @@ impl crate::codec::Encode for AlterConfigsResourceResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "AlterConfigsResourceResponse",
@@ -307,7 +300,7 @@ impl crate::codec::Encode for AlterConfigsResourceResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.resource_name).len(),
+                self.resource_name.len(),
                 flex,
                 true,
                 "AlterConfigsResourceResponse",
@@ -329,13 +322,13 @@ impl crate::codec::Encode for AlterConfigsResourceResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.resource_type);
+            ::bytes::BufMut::put_i8(buf, self.resource_type);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.resource_name), flex);

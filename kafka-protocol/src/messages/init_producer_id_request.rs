@@ -93,12 +93,10 @@ impl crate::codec::Decode for InitProducerIdRequest {
                     crate::codec::decode::ctx(e, "InitProducerIdRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -119,7 +117,7 @@ impl crate::codec::Encode for InitProducerIdRequest {
         {
             if let Some(v) = &self.transactional_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "InitProducerIdRequest",
@@ -172,13 +170,13 @@ impl crate::codec::Encode for InitProducerIdRequest {
             crate::codec::encode::put_string(buf, self.transactional_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.transaction_timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.transaction_timeout_ms);
         }
         if version >= 3 {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         if version >= 3 {
-            ::bytes::BufMut::put_i16(buf, *&self.producer_epoch);
+            ::bytes::BufMut::put_i16(buf, self.producer_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -136,12 +136,10 @@ impl crate::codec::Decode for JoinGroupRequest {
                     crate::codec::decode::ctx(e, "JoinGroupRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -161,7 +159,7 @@ impl crate::codec::Encode for JoinGroupRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "JoinGroupRequest",
@@ -177,7 +175,7 @@ impl crate::codec::Encode for JoinGroupRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "JoinGroupRequest",
@@ -195,7 +193,7 @@ impl crate::codec::Encode for JoinGroupRequest {
             }
             if let Some(v) = &self.group_instance_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "JoinGroupRequest",
@@ -212,7 +210,7 @@ impl crate::codec::Encode for JoinGroupRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.protocol_type).len(),
+                self.protocol_type.len(),
                 flex,
                 true,
                 "JoinGroupRequest",
@@ -222,19 +220,16 @@ impl crate::codec::Encode for JoinGroupRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.protocols).len(),
+                self.protocols.len(),
                 flex,
                 false,
                 "JoinGroupRequest",
                 "Protocols",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.protocols).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.protocols).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.protocols.len()), flex, false);
+                for e in self.protocols.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -249,13 +244,7 @@ impl crate::codec::Encode for JoinGroupRequest {
                 });
             }
             if let Some(v) = &self.reason {
-                crate::codec::encode::check_len(
-                    (v).len(),
-                    flex,
-                    true,
-                    "JoinGroupRequest",
-                    "Reason",
-                )?;
+                crate::codec::encode::check_len(v.len(), flex, true, "JoinGroupRequest", "Reason")?;
             }
             n += crate::codec::encode::string_size(self.reason.as_ref(), flex);
         }
@@ -282,10 +271,10 @@ impl crate::codec::Encode for JoinGroupRequest {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.session_timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.session_timeout_ms);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.rebalance_timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.rebalance_timeout_ms);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.member_id), flex);
@@ -297,8 +286,8 @@ impl crate::codec::Encode for JoinGroupRequest {
             crate::codec::encode::put_string(buf, Some(&self.protocol_type), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.protocols).len()), flex, false);
-            for e in (&self.protocols).iter() {
+            crate::codec::encode::put_len(buf, Some(self.protocols.len()), flex, false);
+            for e in self.protocols.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -346,7 +335,7 @@ impl JoinGroupRequest {
             this.protocol_type = g.string();
         }
         if true {
-            this.protocols = (0..g.len())
+            this.protocols = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = JoinGroupRequestProtocol::arbitrary(g, version);
@@ -429,12 +418,10 @@ impl crate::codec::Decode for JoinGroupRequestProtocol {
                     crate::codec::decode::ctx(e, "JoinGroupRequestProtocol", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -448,7 +435,7 @@ impl crate::codec::Encode for JoinGroupRequestProtocol {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "JoinGroupRequestProtocol",
@@ -458,7 +445,7 @@ impl crate::codec::Encode for JoinGroupRequestProtocol {
         }
         {
             crate::codec::encode::check_len(
-                (&self.metadata).len(),
+                self.metadata.len(),
                 flex,
                 false,
                 "JoinGroupRequestProtocol",

@@ -144,12 +144,10 @@ impl crate::codec::Decode for JoinGroupResponse {
                     crate::codec::decode::ctx(e, "JoinGroupResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -186,7 +184,7 @@ impl crate::codec::Encode for JoinGroupResponse {
             }
             if let Some(v) = &self.protocol_type {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "JoinGroupResponse",
@@ -205,7 +203,7 @@ impl crate::codec::Encode for JoinGroupResponse {
             }
             if let Some(v) = &self.protocol_name {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "JoinGroupResponse",
@@ -216,7 +214,7 @@ impl crate::codec::Encode for JoinGroupResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.leader).len(),
+                self.leader.len(),
                 flex,
                 true,
                 "JoinGroupResponse",
@@ -226,7 +224,7 @@ impl crate::codec::Encode for JoinGroupResponse {
         }
         if version >= 9 {
             n += 1;
-        } else if self.skip_assignment != false {
+        } else if self.skip_assignment {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "JoinGroupResponse",
                 field: "SkipAssignment",
@@ -235,7 +233,7 @@ impl crate::codec::Encode for JoinGroupResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "JoinGroupResponse",
@@ -245,7 +243,7 @@ impl crate::codec::Encode for JoinGroupResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.members).len(),
+                self.members.len(),
                 flex,
                 false,
                 "JoinGroupResponse",
@@ -253,8 +251,8 @@ impl crate::codec::Encode for JoinGroupResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.members).len()), flex, false);
-                for e in (&self.members).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.members.len()), flex, false);
+                for e in self.members.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -280,13 +278,13 @@ impl crate::codec::Encode for JoinGroupResponse {
         }
         let flex = version >= 6;
         if version >= 2 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.generation_id);
+            ::bytes::BufMut::put_i32(buf, self.generation_id);
         }
         if version >= 7 {
             crate::codec::encode::put_string(buf, self.protocol_type.as_ref(), flex);
@@ -298,14 +296,14 @@ impl crate::codec::Encode for JoinGroupResponse {
             crate::codec::encode::put_string(buf, Some(&self.leader), flex);
         }
         if version >= 9 {
-            crate::codec::encode::put_bool(buf, *&self.skip_assignment);
+            crate::codec::encode::put_bool(buf, self.skip_assignment);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.member_id), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.members).len()), flex, false);
-            for e in (&self.members).iter() {
+            crate::codec::encode::put_len(buf, Some(self.members.len()), flex, false);
+            for e in self.members.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -360,7 +358,7 @@ impl JoinGroupResponse {
             this.member_id = g.string();
         }
         if true {
-            this.members = (0..g.len())
+            this.members = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = JoinGroupResponseMember::arbitrary(g, version);
@@ -446,12 +444,10 @@ impl crate::codec::Decode for JoinGroupResponseMember {
                     crate::codec::decode::ctx(e, "JoinGroupResponseMember", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -465,7 +461,7 @@ impl crate::codec::Encode for JoinGroupResponseMember {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "JoinGroupResponseMember",
@@ -483,7 +479,7 @@ impl crate::codec::Encode for JoinGroupResponseMember {
             }
             if let Some(v) = &self.group_instance_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "JoinGroupResponseMember",
@@ -494,7 +490,7 @@ impl crate::codec::Encode for JoinGroupResponseMember {
         }
         {
             crate::codec::encode::check_len(
-                (&self.metadata).len(),
+                self.metadata.len(),
                 flex,
                 false,
                 "JoinGroupResponseMember",

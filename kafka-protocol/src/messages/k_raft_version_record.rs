@@ -66,12 +66,10 @@ impl crate::codec::Decode for KRaftVersionRecord {
                     crate::codec::decode::ctx(e, "KRaftVersionRecord", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -115,10 +113,10 @@ impl crate::codec::Encode for KRaftVersionRecord {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.version);
+            ::bytes::BufMut::put_i16(buf, self.version);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.k_raft_version);
+            ::bytes::BufMut::put_i16(buf, self.k_raft_version);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

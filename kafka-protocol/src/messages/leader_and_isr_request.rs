@@ -143,12 +143,10 @@ impl crate::codec::Decode for LeaderAndIsrRequest {
                     crate::codec::decode::ctx(e, "LeaderAndIsrRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -171,7 +169,7 @@ impl crate::codec::Encode for LeaderAndIsrRequest {
         }
         if version >= 7 {
             n += 1;
-        } else if self.is_k_raft_controller != false {
+        } else if self.is_k_raft_controller {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaderAndIsrRequest",
                 field: "isKRaftController",
@@ -195,7 +193,7 @@ impl crate::codec::Encode for LeaderAndIsrRequest {
         }
         if version <= 1 {
             crate::codec::encode::check_len(
-                (&self.ungrouped_partition_states).len(),
+                self.ungrouped_partition_states.len(),
                 flex,
                 false,
                 "LeaderAndIsrRequest",
@@ -203,11 +201,11 @@ impl crate::codec::Encode for LeaderAndIsrRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.ungrouped_partition_states).len()),
+                    Some(self.ungrouped_partition_states.len()),
                     flex,
                     false,
                 );
-                for e in (&self.ungrouped_partition_states).iter() {
+                for e in self.ungrouped_partition_states.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -221,7 +219,7 @@ impl crate::codec::Encode for LeaderAndIsrRequest {
         }
         if version >= 2 {
             crate::codec::encode::check_len(
-                (&self.topic_states).len(),
+                self.topic_states.len(),
                 flex,
                 false,
                 "LeaderAndIsrRequest",
@@ -229,11 +227,11 @@ impl crate::codec::Encode for LeaderAndIsrRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.topic_states).len()),
+                    Some(self.topic_states.len()),
                     flex,
                     false,
                 );
-                for e in (&self.topic_states).iter() {
+                for e in self.topic_states.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -247,7 +245,7 @@ impl crate::codec::Encode for LeaderAndIsrRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.live_leaders).len(),
+                self.live_leaders.len(),
                 flex,
                 false,
                 "LeaderAndIsrRequest",
@@ -255,11 +253,11 @@ impl crate::codec::Encode for LeaderAndIsrRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.live_leaders).len()),
+                    Some(self.live_leaders.len()),
                     flex,
                     false,
                 );
-                for e in (&self.live_leaders).iter() {
+                for e in self.live_leaders.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -285,40 +283,40 @@ impl crate::codec::Encode for LeaderAndIsrRequest {
         }
         let flex = version >= 4;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_id);
+            ::bytes::BufMut::put_i32(buf, self.controller_id);
         }
         if version >= 7 {
-            crate::codec::encode::put_bool(buf, *&self.is_k_raft_controller);
+            crate::codec::encode::put_bool(buf, self.is_k_raft_controller);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_epoch);
+            ::bytes::BufMut::put_i32(buf, self.controller_epoch);
         }
         if version >= 2 {
-            ::bytes::BufMut::put_i64(buf, *&self.broker_epoch);
+            ::bytes::BufMut::put_i64(buf, self.broker_epoch);
         }
         if version >= 5 {
-            ::bytes::BufMut::put_i8(buf, *&self.r#type);
+            ::bytes::BufMut::put_i8(buf, self.r#type);
         }
         if version <= 1 {
             crate::codec::encode::put_len(
                 buf,
-                Some((&self.ungrouped_partition_states).len()),
+                Some(self.ungrouped_partition_states.len()),
                 flex,
                 false,
             );
-            for e in (&self.ungrouped_partition_states).iter() {
+            for e in self.ungrouped_partition_states.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 2 {
-            crate::codec::encode::put_len(buf, Some((&self.topic_states).len()), flex, false);
-            for e in (&self.topic_states).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topic_states.len()), flex, false);
+            for e in self.topic_states.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.live_leaders).len()), flex, false);
-            for e in (&self.live_leaders).iter() {
+            crate::codec::encode::put_len(buf, Some(self.live_leaders.len()), flex, false);
+            for e in self.live_leaders.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -356,7 +354,7 @@ impl LeaderAndIsrRequest {
             this.r#type = g.i8();
         }
         if version <= 1 {
-            this.ungrouped_partition_states = (0..g.len())
+            this.ungrouped_partition_states = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = LeaderAndIsrPartitionState::arbitrary(g, version);
@@ -366,7 +364,7 @@ impl LeaderAndIsrRequest {
                 .collect();
         }
         if version >= 2 {
-            this.topic_states = (0..g.len())
+            this.topic_states = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = LeaderAndIsrTopicState::arbitrary(g, version);
@@ -376,7 +374,7 @@ impl LeaderAndIsrRequest {
                 .collect();
         }
         if true {
-            this.live_leaders = (0..g.len())
+            this.live_leaders = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = LeaderAndIsrLiveLeader::arbitrary(g, version);
@@ -578,12 +576,10 @@ impl crate::codec::Decode for LeaderAndIsrPartitionState {
                     crate::codec::decode::ctx(e, "LeaderAndIsrPartitionState", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -597,7 +593,7 @@ impl crate::codec::Encode for LeaderAndIsrPartitionState {
         let mut n = 0usize;
         if version <= 1 {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "LeaderAndIsrPartitionState",
@@ -619,7 +615,7 @@ impl crate::codec::Encode for LeaderAndIsrPartitionState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.isr).len(),
+                self.isr.len(),
                 flex,
                 false,
                 "LeaderAndIsrPartitionState",
@@ -627,8 +623,8 @@ impl crate::codec::Encode for LeaderAndIsrPartitionState {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.isr).len()), flex, false);
-                for e in (&self.isr).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.isr.len()), flex, false);
+                for e in self.isr.iter() {
                     n += 4;
                 }
                 n
@@ -639,19 +635,16 @@ impl crate::codec::Encode for LeaderAndIsrPartitionState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.replicas).len(),
+                self.replicas.len(),
                 flex,
                 false,
                 "LeaderAndIsrPartitionState",
                 "Replicas",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.replicas).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.replicas).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.replicas.len()), flex, false);
+                for e in self.replicas.iter() {
                     n += 4;
                 }
                 n
@@ -659,7 +652,7 @@ impl crate::codec::Encode for LeaderAndIsrPartitionState {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.adding_replicas).len(),
+                self.adding_replicas.len(),
                 flex,
                 false,
                 "LeaderAndIsrPartitionState",
@@ -667,11 +660,11 @@ impl crate::codec::Encode for LeaderAndIsrPartitionState {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.adding_replicas).len()),
+                    Some(self.adding_replicas.len()),
                     flex,
                     false,
                 );
-                for e in (&self.adding_replicas).iter() {
+                for e in self.adding_replicas.iter() {
                     n += 4;
                 }
                 n
@@ -679,7 +672,7 @@ impl crate::codec::Encode for LeaderAndIsrPartitionState {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.removing_replicas).len(),
+                self.removing_replicas.len(),
                 flex,
                 false,
                 "LeaderAndIsrPartitionState",
@@ -687,11 +680,11 @@ impl crate::codec::Encode for LeaderAndIsrPartitionState {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.removing_replicas).len()),
+                    Some(self.removing_replicas.len()),
                     flex,
                     false,
                 );
-                for e in (&self.removing_replicas).iter() {
+                for e in self.removing_replicas.iter() {
                     n += 4;
                 }
                 n
@@ -726,49 +719,49 @@ impl crate::codec::Encode for LeaderAndIsrPartitionState {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_epoch);
+            ::bytes::BufMut::put_i32(buf, self.controller_epoch);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader);
+            ::bytes::BufMut::put_i32(buf, self.leader);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.isr).len()), flex, false);
-            for e in (&self.isr).iter() {
+            crate::codec::encode::put_len(buf, Some(self.isr.len()), flex, false);
+            for e in self.isr.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_epoch);
+            ::bytes::BufMut::put_i32(buf, self.partition_epoch);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.replicas).len()), flex, false);
-            for e in (&self.replicas).iter() {
-                ::bytes::BufMut::put_i32(buf, *e);
-            }
-        }
-        if version >= 3 {
-            crate::codec::encode::put_len(buf, Some((&self.adding_replicas).len()), flex, false);
-            for e in (&self.adding_replicas).iter() {
+            crate::codec::encode::put_len(buf, Some(self.replicas.len()), flex, false);
+            for e in self.replicas.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         if version >= 3 {
-            crate::codec::encode::put_len(buf, Some((&self.removing_replicas).len()), flex, false);
-            for e in (&self.removing_replicas).iter() {
+            crate::codec::encode::put_len(buf, Some(self.adding_replicas.len()), flex, false);
+            for e in self.adding_replicas.iter() {
+                ::bytes::BufMut::put_i32(buf, *e);
+            }
+        }
+        if version >= 3 {
+            crate::codec::encode::put_len(buf, Some(self.removing_replicas.len()), flex, false);
+            for e in self.removing_replicas.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         if version >= 1 {
-            crate::codec::encode::put_bool(buf, *&self.is_new);
+            crate::codec::encode::put_bool(buf, self.is_new);
         }
         if version >= 6 {
-            ::bytes::BufMut::put_i8(buf, *&self.leader_recovery_state);
+            ::bytes::BufMut::put_i8(buf, self.leader_recovery_state);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -804,19 +797,19 @@ impl LeaderAndIsrPartitionState {
             this.leader_epoch = g.i32();
         }
         if true {
-            this.isr = (0..g.len()).map(|_| g.i32()).collect();
+            this.isr = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if true {
             this.partition_epoch = g.i32();
         }
         if true {
-            this.replicas = (0..g.len()).map(|_| g.i32()).collect();
+            this.replicas = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if version >= 3 {
-            this.adding_replicas = (0..g.len()).map(|_| g.i32()).collect();
+            this.adding_replicas = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if version >= 3 {
-            this.removing_replicas = (0..g.len()).map(|_| g.i32()).collect();
+            this.removing_replicas = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if version >= 1 {
             this.is_new = g.bool();
@@ -905,12 +898,10 @@ impl crate::codec::Decode for LeaderAndIsrTopicState {
                     crate::codec::decode::ctx(e, "LeaderAndIsrTopicState", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -924,7 +915,7 @@ impl crate::codec::Encode for LeaderAndIsrTopicState {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "LeaderAndIsrTopicState",
@@ -937,7 +928,7 @@ impl crate::codec::Encode for LeaderAndIsrTopicState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_states).len(),
+                self.partition_states.len(),
                 flex,
                 false,
                 "LeaderAndIsrTopicState",
@@ -945,11 +936,11 @@ impl crate::codec::Encode for LeaderAndIsrTopicState {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_states).len()),
+                    Some(self.partition_states.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_states).iter() {
+                for e in self.partition_states.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -975,8 +966,8 @@ impl crate::codec::Encode for LeaderAndIsrTopicState {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_states).len()), flex, false);
-            for e in (&self.partition_states).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_states.len()), flex, false);
+            for e in self.partition_states.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -1005,7 +996,7 @@ impl LeaderAndIsrTopicState {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partition_states = (0..g.len())
+            this.partition_states = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = LeaderAndIsrPartitionState::arbitrary(g, version);
@@ -1091,12 +1082,10 @@ impl crate::codec::Decode for LeaderAndIsrLiveLeader {
                     crate::codec::decode::ctx(e, "LeaderAndIsrLiveLeader", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1113,7 +1102,7 @@ impl crate::codec::Encode for LeaderAndIsrLiveLeader {
         }
         {
             crate::codec::encode::check_len(
-                (&self.host_name).len(),
+                self.host_name.len(),
                 flex,
                 true,
                 "LeaderAndIsrLiveLeader",
@@ -1138,13 +1127,13 @@ impl crate::codec::Encode for LeaderAndIsrLiveLeader {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 4;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.broker_id);
+            ::bytes::BufMut::put_i32(buf, self.broker_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host_name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.port);
+            ::bytes::BufMut::put_i32(buf, self.port);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -82,12 +82,10 @@ impl crate::codec::Decode for LeaderAndIsrResponse {
                     crate::codec::decode::ctx(e, "LeaderAndIsrResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -110,7 +108,7 @@ impl crate::codec::Encode for LeaderAndIsrResponse {
         }
         if version <= 4 {
             crate::codec::encode::check_len(
-                (&self.partition_errors).len(),
+                self.partition_errors.len(),
                 flex,
                 false,
                 "LeaderAndIsrResponse",
@@ -118,11 +116,11 @@ impl crate::codec::Encode for LeaderAndIsrResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_errors).len()),
+                    Some(self.partition_errors.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_errors).iter() {
+                for e in self.partition_errors.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -136,7 +134,7 @@ impl crate::codec::Encode for LeaderAndIsrResponse {
         }
         if version >= 5 {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "LeaderAndIsrResponse",
@@ -144,8 +142,8 @@ impl crate::codec::Encode for LeaderAndIsrResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -177,17 +175,17 @@ impl crate::codec::Encode for LeaderAndIsrResponse {
         }
         let flex = version >= 4;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version <= 4 {
-            crate::codec::encode::put_len(buf, Some((&self.partition_errors).len()), flex, false);
-            for e in (&self.partition_errors).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_errors.len()), flex, false);
+            for e in self.partition_errors.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 5 {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -213,7 +211,7 @@ impl LeaderAndIsrResponse {
             this.error_code = g.i16();
         }
         if version <= 4 {
-            this.partition_errors = (0..g.len())
+            this.partition_errors = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = LeaderAndIsrPartitionError::arbitrary(g, version);
@@ -223,7 +221,7 @@ impl LeaderAndIsrResponse {
                 .collect();
         }
         if version >= 5 {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = LeaderAndIsrTopicError::arbitrary(g, version);
@@ -310,12 +308,10 @@ impl crate::codec::Decode for LeaderAndIsrPartitionError {
                     crate::codec::decode::ctx(e, "LeaderAndIsrPartitionError", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -329,7 +325,7 @@ impl crate::codec::Encode for LeaderAndIsrPartitionError {
         let mut n = 0usize;
         if version <= 4 {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "LeaderAndIsrPartitionError",
@@ -360,10 +356,10 @@ impl crate::codec::Encode for LeaderAndIsrPartitionError {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -462,12 +458,10 @@ impl crate::codec::Decode for LeaderAndIsrTopicError {
                     crate::codec::decode::ctx(e, "LeaderAndIsrTopicError", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -484,7 +478,7 @@ impl crate::codec::Encode for LeaderAndIsrTopicError {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_errors).len(),
+                self.partition_errors.len(),
                 flex,
                 false,
                 "LeaderAndIsrTopicError",
@@ -492,11 +486,11 @@ impl crate::codec::Encode for LeaderAndIsrTopicError {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_errors).len()),
+                    Some(self.partition_errors.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_errors).iter() {
+                for e in self.partition_errors.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -519,8 +513,8 @@ impl crate::codec::Encode for LeaderAndIsrTopicError {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_errors).len()), flex, false);
-            for e in (&self.partition_errors).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_errors.len()), flex, false);
+            for e in self.partition_errors.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -546,7 +540,7 @@ impl LeaderAndIsrTopicError {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partition_errors = (0..g.len())
+            this.partition_errors = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = LeaderAndIsrPartitionError::arbitrary(g, version);

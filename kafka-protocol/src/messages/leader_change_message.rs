@@ -93,12 +93,10 @@ impl crate::codec::Decode for LeaderChangeMessage {
                     crate::codec::decode::ctx(e, "LeaderChangeMessage", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -124,7 +122,7 @@ impl crate::codec::Encode for LeaderChangeMessage {
         }
         {
             crate::codec::encode::check_len(
-                (&self.voters).len(),
+                self.voters.len(),
                 flex,
                 false,
                 "LeaderChangeMessage",
@@ -132,8 +130,8 @@ impl crate::codec::Encode for LeaderChangeMessage {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.voters).len()), flex, false);
-                for e in (&self.voters).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.voters.len()), flex, false);
+                for e in self.voters.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -141,7 +139,7 @@ impl crate::codec::Encode for LeaderChangeMessage {
         }
         {
             crate::codec::encode::check_len(
-                (&self.granting_voters).len(),
+                self.granting_voters.len(),
                 flex,
                 false,
                 "LeaderChangeMessage",
@@ -149,11 +147,11 @@ impl crate::codec::Encode for LeaderChangeMessage {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.granting_voters).len()),
+                    Some(self.granting_voters.len()),
                     flex,
                     false,
                 );
-                for e in (&self.granting_voters).iter() {
+                for e in self.granting_voters.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -179,20 +177,20 @@ impl crate::codec::Encode for LeaderChangeMessage {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.version);
+            ::bytes::BufMut::put_i16(buf, self.version);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.voters).len()), flex, false);
-            for e in (&self.voters).iter() {
+            crate::codec::encode::put_len(buf, Some(self.voters.len()), flex, false);
+            for e in self.voters.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.granting_voters).len()), flex, false);
-            for e in (&self.granting_voters).iter() {
+            crate::codec::encode::put_len(buf, Some(self.granting_voters.len()), flex, false);
+            for e in self.granting_voters.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -221,7 +219,7 @@ impl LeaderChangeMessage {
             this.leader_id = g.i32();
         }
         if true {
-            this.voters = (0..g.len())
+            this.voters = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Voter::arbitrary(g, version);
@@ -231,7 +229,7 @@ impl LeaderChangeMessage {
                 .collect();
         }
         if true {
-            this.granting_voters = (0..g.len())
+            this.granting_voters = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Voter::arbitrary(g, version);
@@ -301,12 +299,10 @@ impl crate::codec::Decode for Voter {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Voter", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -344,7 +340,7 @@ impl crate::codec::Encode for Voter {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.voter_id);
+            ::bytes::BufMut::put_i32(buf, self.voter_id);
         }
         if version >= 1 {
             crate::codec::encode::put_uuid(buf, &self.voter_directory_id);

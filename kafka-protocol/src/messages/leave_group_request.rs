@@ -79,12 +79,10 @@ impl crate::codec::Decode for LeaveGroupRequest {
                     crate::codec::decode::ctx(e, "LeaveGroupRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -104,7 +102,7 @@ impl crate::codec::Encode for LeaveGroupRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "LeaveGroupRequest",
@@ -114,7 +112,7 @@ impl crate::codec::Encode for LeaveGroupRequest {
         }
         if version <= 2 {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "LeaveGroupRequest",
@@ -130,7 +128,7 @@ impl crate::codec::Encode for LeaveGroupRequest {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.members).len(),
+                self.members.len(),
                 flex,
                 false,
                 "LeaveGroupRequest",
@@ -138,8 +136,8 @@ impl crate::codec::Encode for LeaveGroupRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.members).len()), flex, false);
-                for e in (&self.members).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.members.len()), flex, false);
+                for e in self.members.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -177,8 +175,8 @@ impl crate::codec::Encode for LeaveGroupRequest {
             crate::codec::encode::put_string(buf, Some(&self.member_id), flex);
         }
         if version >= 3 {
-            crate::codec::encode::put_len(buf, Some((&self.members).len()), flex, false);
-            for e in (&self.members).iter() {
+            crate::codec::encode::put_len(buf, Some(self.members.len()), flex, false);
+            for e in self.members.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -207,7 +205,7 @@ impl LeaveGroupRequest {
             this.member_id = g.string();
         }
         if version >= 3 {
-            this.members = (0..g.len())
+            this.members = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = MemberIdentity::arbitrary(g, version);
@@ -291,12 +289,10 @@ impl crate::codec::Decode for MemberIdentity {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "MemberIdentity", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -310,7 +306,7 @@ impl crate::codec::Encode for MemberIdentity {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "MemberIdentity",
@@ -321,7 +317,7 @@ impl crate::codec::Encode for MemberIdentity {
         {
             if let Some(v) = &self.group_instance_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "MemberIdentity",
@@ -339,7 +335,7 @@ impl crate::codec::Encode for MemberIdentity {
                 });
             }
             if let Some(v) = &self.reason {
-                crate::codec::encode::check_len((v).len(), flex, true, "MemberIdentity", "Reason")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "MemberIdentity", "Reason")?;
             }
             n += crate::codec::encode::string_size(self.reason.as_ref(), flex);
         }

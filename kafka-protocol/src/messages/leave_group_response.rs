@@ -80,12 +80,10 @@ impl crate::codec::Decode for LeaveGroupResponse {
                     crate::codec::decode::ctx(e, "LeaveGroupResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -111,7 +109,7 @@ impl crate::codec::Encode for LeaveGroupResponse {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.members).len(),
+                self.members.len(),
                 flex,
                 false,
                 "LeaveGroupResponse",
@@ -119,8 +117,8 @@ impl crate::codec::Encode for LeaveGroupResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.members).len()), flex, false);
-                for e in (&self.members).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.members.len()), flex, false);
+                for e in self.members.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -152,14 +150,14 @@ impl crate::codec::Encode for LeaveGroupResponse {
         }
         let flex = version >= 4;
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 3 {
-            crate::codec::encode::put_len(buf, Some((&self.members).len()), flex, false);
-            for e in (&self.members).iter() {
+            crate::codec::encode::put_len(buf, Some(self.members.len()), flex, false);
+            for e in self.members.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -188,7 +186,7 @@ impl LeaveGroupResponse {
             this.error_code = g.i16();
         }
         if version >= 3 {
-            this.members = (0..g.len())
+            this.members = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = MemberResponse::arbitrary(g, version);
@@ -272,12 +270,10 @@ impl crate::codec::Decode for MemberResponse {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "MemberResponse", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -291,7 +287,7 @@ impl crate::codec::Encode for MemberResponse {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "MemberResponse",
@@ -302,7 +298,7 @@ impl crate::codec::Encode for MemberResponse {
         {
             if let Some(v) = &self.group_instance_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "MemberResponse",
@@ -334,7 +330,7 @@ impl crate::codec::Encode for MemberResponse {
             crate::codec::encode::put_string(buf, self.group_instance_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

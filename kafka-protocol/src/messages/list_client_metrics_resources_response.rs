@@ -92,12 +92,10 @@ impl crate::codec::Decode for ListClientMetricsResourcesResponse {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -123,7 +121,7 @@ impl crate::codec::Encode for ListClientMetricsResourcesResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.client_metrics_resources).len(),
+                self.client_metrics_resources.len(),
                 flex,
                 false,
                 "ListClientMetricsResourcesResponse",
@@ -131,11 +129,11 @@ impl crate::codec::Encode for ListClientMetricsResourcesResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.client_metrics_resources).len()),
+                    Some(self.client_metrics_resources.len()),
                     flex,
                     false,
                 );
-                for e in (&self.client_metrics_resources).iter() {
+                for e in self.client_metrics_resources.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -161,19 +159,19 @@ impl crate::codec::Encode for ListClientMetricsResourcesResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_len(
                 buf,
-                Some((&self.client_metrics_resources).len()),
+                Some(self.client_metrics_resources.len()),
                 flex,
                 false,
             );
-            for e in (&self.client_metrics_resources).iter() {
+            for e in self.client_metrics_resources.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -202,7 +200,7 @@ impl ListClientMetricsResourcesResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.client_metrics_resources = (0..g.len())
+            this.client_metrics_resources = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ClientMetricsResource::arbitrary(g, version);
@@ -266,12 +264,10 @@ impl crate::codec::Decode for ClientMetricsResource {
                     crate::codec::decode::ctx(e, "ClientMetricsResource", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -285,7 +281,7 @@ impl crate::codec::Encode for ClientMetricsResource {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "ClientMetricsResource",

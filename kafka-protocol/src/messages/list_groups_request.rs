@@ -70,12 +70,10 @@ impl crate::codec::Decode for ListGroupsRequest {
                     crate::codec::decode::ctx(e, "ListGroupsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -95,15 +93,15 @@ impl crate::codec::Encode for ListGroupsRequest {
         let mut n = 0usize;
         if version >= 4 {
             crate::codec::encode::check_len(
-                (&self.states_filter).len(),
+                self.states_filter.len(),
                 flex,
                 false,
                 "ListGroupsRequest",
                 "StatesFilter",
             )?;
-            for e in (&self.states_filter).iter() {
+            for e in self.states_filter.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "ListGroupsRequest",
@@ -112,11 +110,11 @@ impl crate::codec::Encode for ListGroupsRequest {
             }
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.states_filter).len()),
+                    Some(self.states_filter.len()),
                     flex,
                     false,
                 );
-                for e in (&self.states_filter).iter() {
+                for e in self.states_filter.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -130,15 +128,15 @@ impl crate::codec::Encode for ListGroupsRequest {
         }
         if version >= 5 {
             crate::codec::encode::check_len(
-                (&self.types_filter).len(),
+                self.types_filter.len(),
                 flex,
                 false,
                 "ListGroupsRequest",
                 "TypesFilter",
             )?;
-            for e in (&self.types_filter).iter() {
+            for e in self.types_filter.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "ListGroupsRequest",
@@ -147,11 +145,11 @@ impl crate::codec::Encode for ListGroupsRequest {
             }
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.types_filter).len()),
+                    Some(self.types_filter.len()),
                     flex,
                     false,
                 );
-                for e in (&self.types_filter).iter() {
+                for e in self.types_filter.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -183,14 +181,14 @@ impl crate::codec::Encode for ListGroupsRequest {
         }
         let flex = version >= 3;
         if version >= 4 {
-            crate::codec::encode::put_len(buf, Some((&self.states_filter).len()), flex, false);
-            for e in (&self.states_filter).iter() {
+            crate::codec::encode::put_len(buf, Some(self.states_filter.len()), flex, false);
+            for e in self.states_filter.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
         if version >= 5 {
-            crate::codec::encode::put_len(buf, Some((&self.types_filter).len()), flex, false);
-            for e in (&self.types_filter).iter() {
+            crate::codec::encode::put_len(buf, Some(self.types_filter.len()), flex, false);
+            for e in self.types_filter.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
@@ -213,10 +211,10 @@ impl ListGroupsRequest {
         let flex = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
-            this.states_filter = (0..g.len()).map(|_| g.string()).collect();
+            this.states_filter = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if version >= 5 {
-            this.types_filter = (0..g.len()).map(|_| g.string()).collect();
+            this.types_filter = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -80,12 +80,10 @@ impl crate::codec::Decode for ListGroupsResponse {
                     crate::codec::decode::ctx(e, "ListGroupsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -111,7 +109,7 @@ impl crate::codec::Encode for ListGroupsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.groups).len(),
+                self.groups.len(),
                 flex,
                 false,
                 "ListGroupsResponse",
@@ -119,8 +117,8 @@ impl crate::codec::Encode for ListGroupsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.groups).len()), flex, false);
-                for e in (&self.groups).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.groups.len()), flex, false);
+                for e in self.groups.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -146,14 +144,14 @@ impl crate::codec::Encode for ListGroupsResponse {
         }
         let flex = version >= 3;
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.groups).len()), flex, false);
-            for e in (&self.groups).iter() {
+            crate::codec::encode::put_len(buf, Some(self.groups.len()), flex, false);
+            for e in self.groups.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -182,7 +180,7 @@ impl ListGroupsResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.groups = (0..g.len())
+            this.groups = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ListedGroup::arbitrary(g, version);
@@ -277,12 +275,10 @@ impl crate::codec::Decode for ListedGroup {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ListedGroup", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -296,7 +292,7 @@ impl crate::codec::Encode for ListedGroup {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "ListedGroup",
@@ -306,7 +302,7 @@ impl crate::codec::Encode for ListedGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.protocol_type).len(),
+                self.protocol_type.len(),
                 flex,
                 true,
                 "ListedGroup",
@@ -316,7 +312,7 @@ impl crate::codec::Encode for ListedGroup {
         }
         if version >= 4 {
             crate::codec::encode::check_len(
-                (&self.group_state).len(),
+                self.group_state.len(),
                 flex,
                 true,
                 "ListedGroup",
@@ -326,7 +322,7 @@ impl crate::codec::Encode for ListedGroup {
         }
         if version >= 5 {
             crate::codec::encode::check_len(
-                (&self.group_type).len(),
+                self.group_type.len(),
                 flex,
                 true,
                 "ListedGroup",

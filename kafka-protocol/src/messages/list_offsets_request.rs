@@ -91,12 +91,10 @@ impl crate::codec::Decode for ListOffsetsRequest {
                     crate::codec::decode::ctx(e, "ListOffsetsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -128,7 +126,7 @@ impl crate::codec::Encode for ListOffsetsRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "ListOffsetsRequest",
@@ -136,8 +134,8 @@ impl crate::codec::Encode for ListOffsetsRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -166,19 +164,19 @@ impl crate::codec::Encode for ListOffsetsRequest {
         }
         let flex = version >= 6;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.replica_id);
+            ::bytes::BufMut::put_i32(buf, self.replica_id);
         }
         if version >= 2 {
-            ::bytes::BufMut::put_i8(buf, *&self.isolation_level);
+            ::bytes::BufMut::put_i8(buf, self.isolation_level);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 10 {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -205,7 +203,7 @@ impl ListOffsetsRequest {
             this.isolation_level = g.i8();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ListOffsetsTopic::arbitrary(g, version);
@@ -284,12 +282,10 @@ impl crate::codec::Decode for ListOffsetsTopic {
                     crate::codec::decode::ctx(e, "ListOffsetsTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -303,7 +299,7 @@ impl crate::codec::Encode for ListOffsetsTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "ListOffsetsTopic",
@@ -313,19 +309,16 @@ impl crate::codec::Encode for ListOffsetsTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "ListOffsetsTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -348,8 +341,8 @@ impl crate::codec::Encode for ListOffsetsTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -375,7 +368,7 @@ impl ListOffsetsTopic {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ListOffsetsPartition::arbitrary(g, version);
@@ -475,12 +468,10 @@ impl crate::codec::Decode for ListOffsetsPartition {
                     crate::codec::decode::ctx(e, "ListOffsetsPartition", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -524,16 +515,16 @@ impl crate::codec::Encode for ListOffsetsPartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 6;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         if version >= 4 {
-            ::bytes::BufMut::put_i32(buf, *&self.current_leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.current_leader_epoch);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.timestamp);
+            ::bytes::BufMut::put_i64(buf, self.timestamp);
         }
         if version <= 0 {
-            ::bytes::BufMut::put_i32(buf, *&self.max_num_offsets);
+            ::bytes::BufMut::put_i32(buf, self.max_num_offsets);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -70,12 +70,10 @@ impl crate::codec::Decode for ListOffsetsResponse {
                     crate::codec::decode::ctx(e, "ListOffsetsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,7 +96,7 @@ impl crate::codec::Encode for ListOffsetsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "ListOffsetsResponse",
@@ -106,8 +104,8 @@ impl crate::codec::Encode for ListOffsetsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,11 +131,11 @@ impl crate::codec::Encode for ListOffsetsResponse {
         }
         let flex = version >= 6;
         if version >= 2 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -163,7 +161,7 @@ impl ListOffsetsResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ListOffsetsTopicResponse::arbitrary(g, version);
@@ -240,12 +238,10 @@ impl crate::codec::Decode for ListOffsetsTopicResponse {
                     crate::codec::decode::ctx(e, "ListOffsetsTopicResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -259,7 +255,7 @@ impl crate::codec::Encode for ListOffsetsTopicResponse {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "ListOffsetsTopicResponse",
@@ -269,19 +265,16 @@ impl crate::codec::Encode for ListOffsetsTopicResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "ListOffsetsTopicResponse",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -304,8 +297,8 @@ impl crate::codec::Encode for ListOffsetsTopicResponse {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -331,7 +324,7 @@ impl ListOffsetsTopicResponse {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ListOffsetsPartitionResponse::arbitrary(g, version);
@@ -458,12 +451,10 @@ impl crate::codec::Decode for ListOffsetsPartitionResponse {
                     crate::codec::decode::ctx(e, "ListOffsetsPartitionResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -483,7 +474,7 @@ impl crate::codec::Encode for ListOffsetsPartitionResponse {
         }
         if version <= 0 {
             crate::codec::encode::check_len(
-                (&self.old_style_offsets).len(),
+                self.old_style_offsets.len(),
                 flex,
                 false,
                 "ListOffsetsPartitionResponse",
@@ -491,11 +482,11 @@ impl crate::codec::Encode for ListOffsetsPartitionResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.old_style_offsets).len()),
+                    Some(self.old_style_offsets.len()),
                     flex,
                     false,
                 );
-                for e in (&self.old_style_offsets).iter() {
+                for e in self.old_style_offsets.iter() {
                     n += 8;
                 }
                 n
@@ -548,25 +539,25 @@ impl crate::codec::Encode for ListOffsetsPartitionResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 6;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version <= 0 {
-            crate::codec::encode::put_len(buf, Some((&self.old_style_offsets).len()), flex, false);
-            for e in (&self.old_style_offsets).iter() {
+            crate::codec::encode::put_len(buf, Some(self.old_style_offsets.len()), flex, false);
+            for e in self.old_style_offsets.iter() {
                 ::bytes::BufMut::put_i64(buf, *e);
             }
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i64(buf, *&self.timestamp);
+            ::bytes::BufMut::put_i64(buf, self.timestamp);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i64(buf, *&self.offset);
+            ::bytes::BufMut::put_i64(buf, self.offset);
         }
         if version >= 4 {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -593,7 +584,7 @@ impl ListOffsetsPartitionResponse {
             this.error_code = g.i16();
         }
         if version <= 0 {
-            this.old_style_offsets = (0..g.len()).map(|_| g.i64()).collect();
+            this.old_style_offsets = (0..g.arr_len()).map(|_| g.i64()).collect();
         }
         if version >= 1 {
             this.timestamp = g.i64();

@@ -78,12 +78,10 @@ impl crate::codec::Decode for ListPartitionReassignmentsRequest {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -107,7 +105,7 @@ impl crate::codec::Encode for ListPartitionReassignmentsRequest {
         {
             if let Some(v) = &self.topics {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "ListPartitionReassignmentsRequest",
@@ -117,8 +115,8 @@ impl crate::codec::Encode for ListPartitionReassignmentsRequest {
             n += match &self.topics {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -145,14 +143,14 @@ impl crate::codec::Encode for ListPartitionReassignmentsRequest {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         {
             match &self.topics {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
@@ -184,7 +182,7 @@ impl ListPartitionReassignmentsRequest {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = ListPartitionReassignmentsTopics::arbitrary(g, version);
@@ -270,12 +268,10 @@ impl crate::codec::Decode for ListPartitionReassignmentsTopics {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -289,7 +285,7 @@ impl crate::codec::Encode for ListPartitionReassignmentsTopics {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "ListPartitionReassignmentsTopics",
@@ -299,7 +295,7 @@ impl crate::codec::Encode for ListPartitionReassignmentsTopics {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_indexes).len(),
+                self.partition_indexes.len(),
                 flex,
                 false,
                 "ListPartitionReassignmentsTopics",
@@ -307,11 +303,11 @@ impl crate::codec::Encode for ListPartitionReassignmentsTopics {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_indexes).len()),
+                    Some(self.partition_indexes.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_indexes).iter() {
+                for e in self.partition_indexes.iter() {
                     n += 4;
                 }
                 n
@@ -334,8 +330,8 @@ impl crate::codec::Encode for ListPartitionReassignmentsTopics {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_indexes).len()), flex, false);
-            for e in (&self.partition_indexes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_indexes.len()), flex, false);
+            for e in self.partition_indexes.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -361,7 +357,7 @@ impl ListPartitionReassignmentsTopics {
             this.name = g.string();
         }
         if true {
-            this.partition_indexes = (0..g.len()).map(|_| g.i32()).collect();
+            this.partition_indexes = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

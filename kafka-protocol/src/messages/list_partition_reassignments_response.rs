@@ -105,12 +105,10 @@ impl crate::codec::Decode for ListPartitionReassignmentsResponse {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -137,7 +135,7 @@ impl crate::codec::Encode for ListPartitionReassignmentsResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ListPartitionReassignmentsResponse",
@@ -148,7 +146,7 @@ impl crate::codec::Encode for ListPartitionReassignmentsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "ListPartitionReassignmentsResponse",
@@ -156,8 +154,8 @@ impl crate::codec::Encode for ListPartitionReassignmentsResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -183,17 +181,17 @@ impl crate::codec::Encode for ListPartitionReassignmentsResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -229,7 +227,7 @@ impl ListPartitionReassignmentsResponse {
             };
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OngoingTopicReassignment::arbitrary(g, version);
@@ -306,12 +304,10 @@ impl crate::codec::Decode for OngoingTopicReassignment {
                     crate::codec::decode::ctx(e, "OngoingTopicReassignment", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -325,7 +321,7 @@ impl crate::codec::Encode for OngoingTopicReassignment {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "OngoingTopicReassignment",
@@ -335,19 +331,16 @@ impl crate::codec::Encode for OngoingTopicReassignment {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "OngoingTopicReassignment",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -370,8 +363,8 @@ impl crate::codec::Encode for OngoingTopicReassignment {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -397,7 +390,7 @@ impl OngoingTopicReassignment {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OngoingPartitionReassignment::arbitrary(g, version);
@@ -507,12 +500,10 @@ impl crate::codec::Decode for OngoingPartitionReassignment {
                     crate::codec::decode::ctx(e, "OngoingPartitionReassignment", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -529,19 +520,16 @@ impl crate::codec::Encode for OngoingPartitionReassignment {
         }
         {
             crate::codec::encode::check_len(
-                (&self.replicas).len(),
+                self.replicas.len(),
                 flex,
                 false,
                 "OngoingPartitionReassignment",
                 "Replicas",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.replicas).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.replicas).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.replicas.len()), flex, false);
+                for e in self.replicas.iter() {
                     n += 4;
                 }
                 n
@@ -549,7 +537,7 @@ impl crate::codec::Encode for OngoingPartitionReassignment {
         }
         {
             crate::codec::encode::check_len(
-                (&self.adding_replicas).len(),
+                self.adding_replicas.len(),
                 flex,
                 false,
                 "OngoingPartitionReassignment",
@@ -557,11 +545,11 @@ impl crate::codec::Encode for OngoingPartitionReassignment {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.adding_replicas).len()),
+                    Some(self.adding_replicas.len()),
                     flex,
                     false,
                 );
-                for e in (&self.adding_replicas).iter() {
+                for e in self.adding_replicas.iter() {
                     n += 4;
                 }
                 n
@@ -569,7 +557,7 @@ impl crate::codec::Encode for OngoingPartitionReassignment {
         }
         {
             crate::codec::encode::check_len(
-                (&self.removing_replicas).len(),
+                self.removing_replicas.len(),
                 flex,
                 false,
                 "OngoingPartitionReassignment",
@@ -577,11 +565,11 @@ impl crate::codec::Encode for OngoingPartitionReassignment {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.removing_replicas).len()),
+                    Some(self.removing_replicas.len()),
                     flex,
                     false,
                 );
-                for e in (&self.removing_replicas).iter() {
+                for e in self.removing_replicas.iter() {
                     n += 4;
                 }
                 n
@@ -601,23 +589,23 @@ impl crate::codec::Encode for OngoingPartitionReassignment {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.replicas).len()), flex, false);
-            for e in (&self.replicas).iter() {
+            crate::codec::encode::put_len(buf, Some(self.replicas.len()), flex, false);
+            for e in self.replicas.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.adding_replicas).len()), flex, false);
-            for e in (&self.adding_replicas).iter() {
+            crate::codec::encode::put_len(buf, Some(self.adding_replicas.len()), flex, false);
+            for e in self.adding_replicas.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.removing_replicas).len()), flex, false);
-            for e in (&self.removing_replicas).iter() {
+            crate::codec::encode::put_len(buf, Some(self.removing_replicas.len()), flex, false);
+            for e in self.removing_replicas.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -643,13 +631,13 @@ impl OngoingPartitionReassignment {
             this.partition_index = g.i32();
         }
         if true {
-            this.replicas = (0..g.len()).map(|_| g.i32()).collect();
+            this.replicas = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if true {
-            this.adding_replicas = (0..g.len()).map(|_| g.i32()).collect();
+            this.adding_replicas = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if true {
-            this.removing_replicas = (0..g.len()).map(|_| g.i32()).collect();
+            this.removing_replicas = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

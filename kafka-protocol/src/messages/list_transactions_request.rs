@@ -85,12 +85,10 @@ impl crate::codec::Decode for ListTransactionsRequest {
                     crate::codec::decode::ctx(e, "ListTransactionsRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -110,15 +108,15 @@ impl crate::codec::Encode for ListTransactionsRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.state_filters).len(),
+                self.state_filters.len(),
                 flex,
                 false,
                 "ListTransactionsRequest",
                 "StateFilters",
             )?;
-            for e in (&self.state_filters).iter() {
+            for e in self.state_filters.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "ListTransactionsRequest",
@@ -127,11 +125,11 @@ impl crate::codec::Encode for ListTransactionsRequest {
             }
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.state_filters).len()),
+                    Some(self.state_filters.len()),
                     flex,
                     false,
                 );
-                for e in (&self.state_filters).iter() {
+                for e in self.state_filters.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -139,7 +137,7 @@ impl crate::codec::Encode for ListTransactionsRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.producer_id_filters).len(),
+                self.producer_id_filters.len(),
                 flex,
                 false,
                 "ListTransactionsRequest",
@@ -147,11 +145,11 @@ impl crate::codec::Encode for ListTransactionsRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.producer_id_filters).len()),
+                    Some(self.producer_id_filters.len()),
                     flex,
                     false,
                 );
-                for e in (&self.producer_id_filters).iter() {
+                for e in self.producer_id_filters.iter() {
                     n += 8;
                 }
                 n
@@ -186,24 +184,19 @@ impl crate::codec::Encode for ListTransactionsRequest {
         }
         let flex = true;
         {
-            crate::codec::encode::put_len(buf, Some((&self.state_filters).len()), flex, false);
-            for e in (&self.state_filters).iter() {
+            crate::codec::encode::put_len(buf, Some(self.state_filters.len()), flex, false);
+            for e in self.state_filters.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
         {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.producer_id_filters).len()),
-                flex,
-                false,
-            );
-            for e in (&self.producer_id_filters).iter() {
+            crate::codec::encode::put_len(buf, Some(self.producer_id_filters.len()), flex, false);
+            for e in self.producer_id_filters.iter() {
                 ::bytes::BufMut::put_i64(buf, *e);
             }
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i64(buf, *&self.duration_filter);
+            ::bytes::BufMut::put_i64(buf, self.duration_filter);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -224,10 +217,10 @@ impl ListTransactionsRequest {
         let flex = true;
         let mut this = Self::default();
         if true {
-            this.state_filters = (0..g.len()).map(|_| g.string()).collect();
+            this.state_filters = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if true {
-            this.producer_id_filters = (0..g.len()).map(|_| g.i64()).collect();
+            this.producer_id_filters = (0..g.arr_len()).map(|_| g.i64()).collect();
         }
         if version >= 1 {
             this.duration_filter = g.i64();

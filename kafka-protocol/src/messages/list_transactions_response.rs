@@ -97,12 +97,10 @@ impl crate::codec::Decode for ListTransactionsResponse {
                     crate::codec::decode::ctx(e, "ListTransactionsResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -128,15 +126,15 @@ impl crate::codec::Encode for ListTransactionsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.unknown_state_filters).len(),
+                self.unknown_state_filters.len(),
                 flex,
                 false,
                 "ListTransactionsResponse",
                 "UnknownStateFilters",
             )?;
-            for e in (&self.unknown_state_filters).iter() {
+            for e in self.unknown_state_filters.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "ListTransactionsResponse",
@@ -145,11 +143,11 @@ impl crate::codec::Encode for ListTransactionsResponse {
             }
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.unknown_state_filters).len()),
+                    Some(self.unknown_state_filters.len()),
                     flex,
                     false,
                 );
-                for e in (&self.unknown_state_filters).iter() {
+                for e in self.unknown_state_filters.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -157,7 +155,7 @@ impl crate::codec::Encode for ListTransactionsResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.transaction_states).len(),
+                self.transaction_states.len(),
                 flex,
                 false,
                 "ListTransactionsResponse",
@@ -165,11 +163,11 @@ impl crate::codec::Encode for ListTransactionsResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.transaction_states).len()),
+                    Some(self.transaction_states.len()),
                     flex,
                     false,
                 );
-                for e in (&self.transaction_states).iter() {
+                for e in self.transaction_states.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -195,25 +193,20 @@ impl crate::codec::Encode for ListTransactionsResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.unknown_state_filters).len()),
-                flex,
-                false,
-            );
-            for e in (&self.unknown_state_filters).iter() {
+            crate::codec::encode::put_len(buf, Some(self.unknown_state_filters.len()), flex, false);
+            for e in self.unknown_state_filters.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.transaction_states).len()), flex, false);
-            for e in (&self.transaction_states).iter() {
+            crate::codec::encode::put_len(buf, Some(self.transaction_states.len()), flex, false);
+            for e in self.transaction_states.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -242,10 +235,10 @@ impl ListTransactionsResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.unknown_state_filters = (0..g.len()).map(|_| g.string()).collect();
+            this.unknown_state_filters = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         if true {
-            this.transaction_states = (0..g.len())
+            this.transaction_states = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TransactionState::arbitrary(g, version);
@@ -327,12 +320,10 @@ impl crate::codec::Decode for TransactionState {
                     crate::codec::decode::ctx(e, "TransactionState", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -346,7 +337,7 @@ impl crate::codec::Encode for TransactionState {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.transactional_id).len(),
+                self.transactional_id.len(),
                 flex,
                 true,
                 "TransactionState",
@@ -359,7 +350,7 @@ impl crate::codec::Encode for TransactionState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.transaction_state).len(),
+                self.transaction_state.len(),
                 flex,
                 true,
                 "TransactionState",
@@ -384,7 +375,7 @@ impl crate::codec::Encode for TransactionState {
             crate::codec::encode::put_string(buf, Some(&self.transactional_id), flex);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.transaction_state), flex);

@@ -98,12 +98,10 @@ impl crate::codec::Decode for MetadataRequest {
                     crate::codec::decode::ctx(e, "MetadataRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -130,19 +128,13 @@ impl crate::codec::Encode for MetadataRequest {
                 });
             }
             if let Some(v) = &self.topics {
-                crate::codec::encode::check_len(
-                    (v).len(),
-                    flex,
-                    false,
-                    "MetadataRequest",
-                    "Topics",
-                )?;
+                crate::codec::encode::check_len(v.len(), flex, false, "MetadataRequest", "Topics")?;
             }
             n += match &self.topics {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -151,7 +143,7 @@ impl crate::codec::Encode for MetadataRequest {
         }
         if version >= 4 {
             n += 1;
-        } else if self.allow_auto_topic_creation != true {
+        } else if !self.allow_auto_topic_creation {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataRequest",
                 field: "AllowAutoTopicCreation",
@@ -160,7 +152,7 @@ impl crate::codec::Encode for MetadataRequest {
         }
         if version >= 8 && version <= 10 {
             n += 1;
-        } else if self.include_cluster_authorized_operations != false {
+        } else if self.include_cluster_authorized_operations {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataRequest",
                 field: "IncludeClusterAuthorizedOperations",
@@ -169,7 +161,7 @@ impl crate::codec::Encode for MetadataRequest {
         }
         if version >= 8 {
             n += 1;
-        } else if self.include_topic_authorized_operations != false {
+        } else if self.include_topic_authorized_operations {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataRequest",
                 field: "IncludeTopicAuthorizedOperations",
@@ -199,21 +191,21 @@ impl crate::codec::Encode for MetadataRequest {
             match &self.topics {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
             }
         }
         if version >= 4 {
-            crate::codec::encode::put_bool(buf, *&self.allow_auto_topic_creation);
+            crate::codec::encode::put_bool(buf, self.allow_auto_topic_creation);
         }
         if version >= 8 && version <= 10 {
-            crate::codec::encode::put_bool(buf, *&self.include_cluster_authorized_operations);
+            crate::codec::encode::put_bool(buf, self.include_cluster_authorized_operations);
         }
         if version >= 8 {
-            crate::codec::encode::put_bool(buf, *&self.include_topic_authorized_operations);
+            crate::codec::encode::put_bool(buf, self.include_topic_authorized_operations);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -238,7 +230,7 @@ impl MetadataRequest {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = MetadataRequestTopic::arbitrary(g, version);
@@ -324,12 +316,10 @@ impl crate::codec::Decode for MetadataRequestTopic {
                     crate::codec::decode::ctx(e, "MetadataRequestTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -354,7 +344,7 @@ impl crate::codec::Encode for MetadataRequestTopic {
             }
             if let Some(v) = &self.name {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "MetadataRequestTopic",

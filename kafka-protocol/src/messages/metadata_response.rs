@@ -115,12 +115,10 @@ impl crate::codec::Decode for MetadataResponse {
                     crate::codec::decode::ctx(e, "MetadataResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -143,7 +141,7 @@ impl crate::codec::Encode for MetadataResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.brokers).len(),
+                self.brokers.len(),
                 flex,
                 false,
                 "MetadataResponse",
@@ -151,8 +149,8 @@ impl crate::codec::Encode for MetadataResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.brokers).len()), flex, false);
-                for e in (&self.brokers).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.brokers.len()), flex, false);
+                for e in self.brokers.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -168,7 +166,7 @@ impl crate::codec::Encode for MetadataResponse {
             }
             if let Some(v) = &self.cluster_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "MetadataResponse",
@@ -182,7 +180,7 @@ impl crate::codec::Encode for MetadataResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "MetadataResponse",
@@ -190,8 +188,8 @@ impl crate::codec::Encode for MetadataResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -226,11 +224,11 @@ impl crate::codec::Encode for MetadataResponse {
         }
         let flex = version >= 9;
         if version >= 3 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.brokers).len()), flex, false);
-            for e in (&self.brokers).iter() {
+            crate::codec::encode::put_len(buf, Some(self.brokers.len()), flex, false);
+            for e in self.brokers.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -238,16 +236,16 @@ impl crate::codec::Encode for MetadataResponse {
             crate::codec::encode::put_string(buf, self.cluster_id.as_ref(), flex);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_id);
+            ::bytes::BufMut::put_i32(buf, self.controller_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 8 && version <= 10 {
-            ::bytes::BufMut::put_i32(buf, *&self.cluster_authorized_operations);
+            ::bytes::BufMut::put_i32(buf, self.cluster_authorized_operations);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -271,7 +269,7 @@ impl MetadataResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.brokers = (0..g.len())
+            this.brokers = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = MetadataResponseBroker::arbitrary(g, version);
@@ -291,7 +289,7 @@ impl MetadataResponse {
             this.controller_id = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = MetadataResponseTopic::arbitrary(g, version);
@@ -391,12 +389,10 @@ impl crate::codec::Decode for MetadataResponseBroker {
                     crate::codec::decode::ctx(e, "MetadataResponseBroker", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -413,7 +409,7 @@ impl crate::codec::Encode for MetadataResponseBroker {
         }
         {
             crate::codec::encode::check_len(
-                (&self.host).len(),
+                self.host.len(),
                 flex,
                 true,
                 "MetadataResponseBroker",
@@ -434,7 +430,7 @@ impl crate::codec::Encode for MetadataResponseBroker {
             }
             if let Some(v) = &self.rack {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "MetadataResponseBroker",
@@ -457,13 +453,13 @@ impl crate::codec::Encode for MetadataResponseBroker {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 9;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.port);
+            ::bytes::BufMut::put_i32(buf, self.port);
         }
         if version >= 1 {
             crate::codec::encode::put_string(buf, self.rack.as_ref(), flex);
@@ -615,12 +611,10 @@ impl crate::codec::Decode for MetadataResponseTopic {
                     crate::codec::decode::ctx(e, "MetadataResponseTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -645,7 +639,7 @@ impl crate::codec::Encode for MetadataResponseTopic {
             }
             if let Some(v) = &self.name {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "MetadataResponseTopic",
@@ -662,19 +656,16 @@ impl crate::codec::Encode for MetadataResponseTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "MetadataResponseTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -703,7 +694,7 @@ impl crate::codec::Encode for MetadataResponseTopic {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 9;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.name.as_ref(), flex);
@@ -712,16 +703,16 @@ impl crate::codec::Encode for MetadataResponseTopic {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         if version >= 1 {
-            crate::codec::encode::put_bool(buf, *&self.is_internal);
+            crate::codec::encode::put_bool(buf, self.is_internal);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 8 {
-            ::bytes::BufMut::put_i32(buf, *&self.topic_authorized_operations);
+            ::bytes::BufMut::put_i32(buf, self.topic_authorized_operations);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -758,7 +749,7 @@ impl MetadataResponseTopic {
             this.is_internal = g.bool();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = MetadataResponsePartition::arbitrary(g, version);
@@ -905,12 +896,10 @@ impl crate::codec::Decode for MetadataResponsePartition {
                     crate::codec::decode::ctx(e, "MetadataResponsePartition", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -936,7 +925,7 @@ impl crate::codec::Encode for MetadataResponsePartition {
         }
         {
             crate::codec::encode::check_len(
-                (&self.replica_nodes).len(),
+                self.replica_nodes.len(),
                 flex,
                 false,
                 "MetadataResponsePartition",
@@ -944,11 +933,11 @@ impl crate::codec::Encode for MetadataResponsePartition {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.replica_nodes).len()),
+                    Some(self.replica_nodes.len()),
                     flex,
                     false,
                 );
-                for e in (&self.replica_nodes).iter() {
+                for e in self.replica_nodes.iter() {
                     n += 4;
                 }
                 n
@@ -956,19 +945,16 @@ impl crate::codec::Encode for MetadataResponsePartition {
         }
         {
             crate::codec::encode::check_len(
-                (&self.isr_nodes).len(),
+                self.isr_nodes.len(),
                 flex,
                 false,
                 "MetadataResponsePartition",
                 "IsrNodes",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.isr_nodes).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.isr_nodes).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.isr_nodes.len()), flex, false);
+                for e in self.isr_nodes.iter() {
                     n += 4;
                 }
                 n
@@ -976,7 +962,7 @@ impl crate::codec::Encode for MetadataResponsePartition {
         }
         if version >= 5 {
             crate::codec::encode::check_len(
-                (&self.offline_replicas).len(),
+                self.offline_replicas.len(),
                 flex,
                 false,
                 "MetadataResponsePartition",
@@ -984,11 +970,11 @@ impl crate::codec::Encode for MetadataResponsePartition {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.offline_replicas).len()),
+                    Some(self.offline_replicas.len()),
                     flex,
                     false,
                 );
-                for e in (&self.offline_replicas).iter() {
+                for e in self.offline_replicas.iter() {
                     n += 4;
                 }
                 n
@@ -1008,32 +994,32 @@ impl crate::codec::Encode for MetadataResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 9;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         if version >= 7 {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.replica_nodes).len()), flex, false);
-            for e in (&self.replica_nodes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.replica_nodes.len()), flex, false);
+            for e in self.replica_nodes.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.isr_nodes).len()), flex, false);
-            for e in (&self.isr_nodes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.isr_nodes.len()), flex, false);
+            for e in self.isr_nodes.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         if version >= 5 {
-            crate::codec::encode::put_len(buf, Some((&self.offline_replicas).len()), flex, false);
-            for e in (&self.offline_replicas).iter() {
+            crate::codec::encode::put_len(buf, Some(self.offline_replicas.len()), flex, false);
+            for e in self.offline_replicas.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -1068,13 +1054,13 @@ impl MetadataResponsePartition {
             this.leader_epoch = g.i32();
         }
         if true {
-            this.replica_nodes = (0..g.len()).map(|_| g.i32()).collect();
+            this.replica_nodes = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if true {
-            this.isr_nodes = (0..g.len()).map(|_| g.i32()).collect();
+            this.isr_nodes = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if version >= 5 {
-            this.offline_replicas = (0..g.len()).map(|_| g.i32()).collect();
+            this.offline_replicas = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -6,6 +6,17 @@
 //! Requests and responses are paired by [`ApiKey`]; [`RequestBody`] and [`ResponseBody`]
 //! decode and encode any of them given the key and version from the header.
 
+// Generated conditions are written uniformly rather than minimally.
+#![allow(
+    clippy::nonminimal_bool,
+    clippy::derivable_impls,
+    clippy::manual_range_contains,
+    clippy::collapsible_if,
+    clippy::collapsible_else_if,
+    clippy::identity_op,
+    clippy::overly_complex_bool_expr
+)]
+
 pub mod add_offsets_to_txn_request;
 pub mod add_offsets_to_txn_response;
 pub mod add_partitions_to_txn_request;

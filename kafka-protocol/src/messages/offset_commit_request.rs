@@ -117,12 +117,10 @@ impl crate::codec::Decode for OffsetCommitRequest {
                     crate::codec::decode::ctx(e, "OffsetCommitRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -142,7 +140,7 @@ impl crate::codec::Encode for OffsetCommitRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "OffsetCommitRequest",
@@ -155,7 +153,7 @@ impl crate::codec::Encode for OffsetCommitRequest {
         }
         if version >= 1 {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "OffsetCommitRequest",
@@ -173,7 +171,7 @@ impl crate::codec::Encode for OffsetCommitRequest {
             }
             if let Some(v) = &self.group_instance_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "OffsetCommitRequest",
@@ -193,7 +191,7 @@ impl crate::codec::Encode for OffsetCommitRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "OffsetCommitRequest",
@@ -201,8 +199,8 @@ impl crate::codec::Encode for OffsetCommitRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -231,7 +229,7 @@ impl crate::codec::Encode for OffsetCommitRequest {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.generation_id_or_member_epoch);
+            ::bytes::BufMut::put_i32(buf, self.generation_id_or_member_epoch);
         }
         if version >= 1 {
             crate::codec::encode::put_string(buf, Some(&self.member_id), flex);
@@ -240,11 +238,11 @@ impl crate::codec::Encode for OffsetCommitRequest {
             crate::codec::encode::put_string(buf, self.group_instance_id.as_ref(), flex);
         }
         if version >= 2 && version <= 4 {
-            ::bytes::BufMut::put_i64(buf, *&self.retention_time_ms);
+            ::bytes::BufMut::put_i64(buf, self.retention_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -286,7 +284,7 @@ impl OffsetCommitRequest {
             this.retention_time_ms = g.i64();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetCommitRequestTopic::arbitrary(g, version);
@@ -363,12 +361,10 @@ impl crate::codec::Decode for OffsetCommitRequestTopic {
                     crate::codec::decode::ctx(e, "OffsetCommitRequestTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -382,7 +378,7 @@ impl crate::codec::Encode for OffsetCommitRequestTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "OffsetCommitRequestTopic",
@@ -392,19 +388,16 @@ impl crate::codec::Encode for OffsetCommitRequestTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "OffsetCommitRequestTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -427,8 +420,8 @@ impl crate::codec::Encode for OffsetCommitRequestTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -454,7 +447,7 @@ impl OffsetCommitRequestTopic {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetCommitRequestPartition::arbitrary(g, version);
@@ -543,7 +536,7 @@ impl crate::codec::Decode for OffsetCommitRequestPartition {
             this.committed_leader_epoch = v;
             i = r;
         }
-        if version >= 1 && version <= 1 {
+        if version == 1 {
             let (r, v) = crate::codec::decode::read_i64(i).map_err(|e| {
                 crate::codec::decode::ctx(e, "OffsetCommitRequestPartition", "CommitTimestamp")
             })?;
@@ -572,12 +565,10 @@ impl crate::codec::Decode for OffsetCommitRequestPartition {
                     crate::codec::decode::ctx(e, "OffsetCommitRequestPartition", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -598,7 +589,7 @@ impl crate::codec::Encode for OffsetCommitRequestPartition {
         if version >= 6 {
             n += 4;
         }
-        if version >= 1 && version <= 1 {
+        if version == 1 {
             n += 8;
         } else if self.commit_timestamp != -1i64 {
             return Err(crate::EncodeError::FieldNotInVersion {
@@ -610,7 +601,7 @@ impl crate::codec::Encode for OffsetCommitRequestPartition {
         {
             if let Some(v) = &self.committed_metadata {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "OffsetCommitRequestPartition",
@@ -633,16 +624,16 @@ impl crate::codec::Encode for OffsetCommitRequestPartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 8;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.committed_offset);
+            ::bytes::BufMut::put_i64(buf, self.committed_offset);
         }
         if version >= 6 {
-            ::bytes::BufMut::put_i32(buf, *&self.committed_leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.committed_leader_epoch);
         }
-        if version >= 1 && version <= 1 {
-            ::bytes::BufMut::put_i64(buf, *&self.commit_timestamp);
+        if version == 1 {
+            ::bytes::BufMut::put_i64(buf, self.commit_timestamp);
         }
         {
             crate::codec::encode::put_string(buf, self.committed_metadata.as_ref(), flex);
@@ -674,7 +665,7 @@ impl OffsetCommitRequestPartition {
         if version >= 6 {
             this.committed_leader_epoch = g.i32();
         }
-        if version >= 1 && version <= 1 {
+        if version == 1 {
             this.commit_timestamp = g.i64();
         }
         if true {

@@ -73,7 +73,7 @@ impl crate::codec::Encode for OffsetDeleteRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "OffsetDeleteRequest",
@@ -83,7 +83,7 @@ impl crate::codec::Encode for OffsetDeleteRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "OffsetDeleteRequest",
@@ -91,8 +91,8 @@ impl crate::codec::Encode for OffsetDeleteRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -114,8 +114,8 @@ impl crate::codec::Encode for OffsetDeleteRequest {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -134,7 +134,7 @@ impl OffsetDeleteRequest {
             this.group_id = g.string();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetDeleteRequestTopic::arbitrary(g, version);
@@ -206,7 +206,7 @@ impl crate::codec::Encode for OffsetDeleteRequestTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "OffsetDeleteRequestTopic",
@@ -216,19 +216,16 @@ impl crate::codec::Encode for OffsetDeleteRequestTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "OffsetDeleteRequestTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -244,8 +241,8 @@ impl crate::codec::Encode for OffsetDeleteRequestTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -264,7 +261,7 @@ impl OffsetDeleteRequestTopic {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetDeleteRequestPartition::arbitrary(g, version);
@@ -332,7 +329,7 @@ impl crate::codec::Encode for OffsetDeleteRequestPartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = false;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         Ok(())
     }

@@ -98,12 +98,10 @@ impl crate::codec::Decode for OffsetFetchRequest {
                     crate::codec::decode::ctx(e, "OffsetFetchRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -123,7 +121,7 @@ impl crate::codec::Encode for OffsetFetchRequest {
         let mut n = 0usize;
         if version <= 7 {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "OffsetFetchRequest",
@@ -147,7 +145,7 @@ impl crate::codec::Encode for OffsetFetchRequest {
             }
             if let Some(v) = &self.topics {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "OffsetFetchRequest",
@@ -157,8 +155,8 @@ impl crate::codec::Encode for OffsetFetchRequest {
             n += match &self.topics {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -173,7 +171,7 @@ impl crate::codec::Encode for OffsetFetchRequest {
         }
         if version >= 8 {
             crate::codec::encode::check_len(
-                (&self.groups).len(),
+                self.groups.len(),
                 flex,
                 false,
                 "OffsetFetchRequest",
@@ -181,8 +179,8 @@ impl crate::codec::Encode for OffsetFetchRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.groups).len()), flex, false);
-                for e in (&self.groups).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.groups.len()), flex, false);
+                for e in self.groups.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -196,7 +194,7 @@ impl crate::codec::Encode for OffsetFetchRequest {
         }
         if version >= 7 {
             n += 1;
-        } else if self.require_stable != false {
+        } else if self.require_stable {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchRequest",
                 field: "RequireStable",
@@ -229,21 +227,21 @@ impl crate::codec::Encode for OffsetFetchRequest {
             match &self.topics {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
             }
         }
         if version >= 8 {
-            crate::codec::encode::put_len(buf, Some((&self.groups).len()), flex, false);
-            for e in (&self.groups).iter() {
+            crate::codec::encode::put_len(buf, Some(self.groups.len()), flex, false);
+            for e in self.groups.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 7 {
-            crate::codec::encode::put_bool(buf, *&self.require_stable);
+            crate::codec::encode::put_bool(buf, self.require_stable);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -271,7 +269,7 @@ impl OffsetFetchRequest {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = OffsetFetchRequestTopic::arbitrary(g, version);
@@ -283,7 +281,7 @@ impl OffsetFetchRequest {
             };
         }
         if version >= 8 {
-            this.groups = (0..g.len())
+            this.groups = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetFetchRequestGroup::arbitrary(g, version);
@@ -365,12 +363,10 @@ impl crate::codec::Decode for OffsetFetchRequestTopic {
                     crate::codec::decode::ctx(e, "OffsetFetchRequestTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -384,7 +380,7 @@ impl crate::codec::Encode for OffsetFetchRequestTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "OffsetFetchRequestTopic",
@@ -394,7 +390,7 @@ impl crate::codec::Encode for OffsetFetchRequestTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_indexes).len(),
+                self.partition_indexes.len(),
                 flex,
                 false,
                 "OffsetFetchRequestTopic",
@@ -402,11 +398,11 @@ impl crate::codec::Encode for OffsetFetchRequestTopic {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_indexes).len()),
+                    Some(self.partition_indexes.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_indexes).iter() {
+                for e in self.partition_indexes.iter() {
                     n += 4;
                 }
                 n
@@ -429,8 +425,8 @@ impl crate::codec::Encode for OffsetFetchRequestTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_indexes).len()), flex, false);
-            for e in (&self.partition_indexes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_indexes.len()), flex, false);
+            for e in self.partition_indexes.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -456,7 +452,7 @@ impl OffsetFetchRequestTopic {
             this.name = g.string();
         }
         if true {
-            this.partition_indexes = (0..g.len()).map(|_| g.i32()).collect();
+            this.partition_indexes = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();
@@ -549,12 +545,10 @@ impl crate::codec::Decode for OffsetFetchRequestGroup {
                     crate::codec::decode::ctx(e, "OffsetFetchRequestGroup", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -568,7 +562,7 @@ impl crate::codec::Encode for OffsetFetchRequestGroup {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "OffsetFetchRequestGroup",
@@ -586,7 +580,7 @@ impl crate::codec::Encode for OffsetFetchRequestGroup {
             }
             if let Some(v) = &self.member_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "OffsetFetchRequestGroup",
@@ -601,7 +595,7 @@ impl crate::codec::Encode for OffsetFetchRequestGroup {
         {
             if let Some(v) = &self.topics {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "OffsetFetchRequestGroup",
@@ -611,8 +605,8 @@ impl crate::codec::Encode for OffsetFetchRequestGroup {
             n += match &self.topics {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
@@ -639,14 +633,14 @@ impl crate::codec::Encode for OffsetFetchRequestGroup {
             crate::codec::encode::put_string(buf, self.member_id.as_ref(), flex);
         }
         if version >= 9 {
-            ::bytes::BufMut::put_i32(buf, *&self.member_epoch);
+            ::bytes::BufMut::put_i32(buf, self.member_epoch);
         }
         {
             match &self.topics {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::Encode::encode(e, buf, version)?;
                     }
                 }
@@ -688,7 +682,7 @@ impl OffsetFetchRequestGroup {
                 None
             } else {
                 Some(
-                    (0..g.len())
+                    (0..g.arr_len())
                         .map(|_| {
                             g.enter();
                             let v = OffsetFetchRequestTopics::arbitrary(g, version);
@@ -769,12 +763,10 @@ impl crate::codec::Decode for OffsetFetchRequestTopics {
                     crate::codec::decode::ctx(e, "OffsetFetchRequestTopics", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -788,7 +780,7 @@ impl crate::codec::Encode for OffsetFetchRequestTopics {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "OffsetFetchRequestTopics",
@@ -798,7 +790,7 @@ impl crate::codec::Encode for OffsetFetchRequestTopics {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_indexes).len(),
+                self.partition_indexes.len(),
                 flex,
                 false,
                 "OffsetFetchRequestTopics",
@@ -806,11 +798,11 @@ impl crate::codec::Encode for OffsetFetchRequestTopics {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_indexes).len()),
+                    Some(self.partition_indexes.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_indexes).iter() {
+                for e in self.partition_indexes.iter() {
                     n += 4;
                 }
                 n
@@ -833,8 +825,8 @@ impl crate::codec::Encode for OffsetFetchRequestTopics {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_indexes).len()), flex, false);
-            for e in (&self.partition_indexes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_indexes.len()), flex, false);
+            for e in self.partition_indexes.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -860,7 +852,7 @@ impl OffsetFetchRequestTopics {
             this.name = g.string();
         }
         if true {
-            this.partition_indexes = (0..g.len()).map(|_| g.i32()).collect();
+            this.partition_indexes = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -94,12 +94,10 @@ impl crate::codec::Decode for OffsetFetchResponse {
                     crate::codec::decode::ctx(e, "OffsetFetchResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -122,7 +120,7 @@ impl crate::codec::Encode for OffsetFetchResponse {
         }
         if version <= 7 {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "OffsetFetchResponse",
@@ -130,8 +128,8 @@ impl crate::codec::Encode for OffsetFetchResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -148,7 +146,7 @@ impl crate::codec::Encode for OffsetFetchResponse {
         }
         if version >= 8 {
             crate::codec::encode::check_len(
-                (&self.groups).len(),
+                self.groups.len(),
                 flex,
                 false,
                 "OffsetFetchResponse",
@@ -156,8 +154,8 @@ impl crate::codec::Encode for OffsetFetchResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.groups).len()), flex, false);
-                for e in (&self.groups).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.groups.len()), flex, false);
+                for e in self.groups.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -189,20 +187,20 @@ impl crate::codec::Encode for OffsetFetchResponse {
         }
         let flex = version >= 6;
         if version >= 3 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if version <= 7 {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 2 && version <= 7 {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 8 {
-            crate::codec::encode::put_len(buf, Some((&self.groups).len()), flex, false);
-            for e in (&self.groups).iter() {
+            crate::codec::encode::put_len(buf, Some(self.groups.len()), flex, false);
+            for e in self.groups.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -228,7 +226,7 @@ impl OffsetFetchResponse {
             this.throttle_time_ms = g.i32();
         }
         if version <= 7 {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetFetchResponseTopic::arbitrary(g, version);
@@ -241,7 +239,7 @@ impl OffsetFetchResponse {
             this.error_code = g.i16();
         }
         if version >= 8 {
-            this.groups = (0..g.len())
+            this.groups = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetFetchResponseGroup::arbitrary(g, version);
@@ -318,12 +316,10 @@ impl crate::codec::Decode for OffsetFetchResponseTopic {
                     crate::codec::decode::ctx(e, "OffsetFetchResponseTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -337,7 +333,7 @@ impl crate::codec::Encode for OffsetFetchResponseTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "OffsetFetchResponseTopic",
@@ -347,19 +343,16 @@ impl crate::codec::Encode for OffsetFetchResponseTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "OffsetFetchResponseTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -382,8 +375,8 @@ impl crate::codec::Encode for OffsetFetchResponseTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -409,7 +402,7 @@ impl OffsetFetchResponseTopic {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetFetchResponsePartition::arbitrary(g, version);
@@ -498,12 +491,10 @@ impl crate::codec::Decode for OffsetFetchResponseGroup {
                     crate::codec::decode::ctx(e, "OffsetFetchResponseGroup", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -517,7 +508,7 @@ impl crate::codec::Encode for OffsetFetchResponseGroup {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "OffsetFetchResponseGroup",
@@ -527,7 +518,7 @@ impl crate::codec::Encode for OffsetFetchResponseGroup {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "OffsetFetchResponseGroup",
@@ -535,8 +526,8 @@ impl crate::codec::Encode for OffsetFetchResponseGroup {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -562,13 +553,13 @@ impl crate::codec::Encode for OffsetFetchResponseGroup {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -592,7 +583,7 @@ impl OffsetFetchResponseGroup {
             this.group_id = g.string();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetFetchResponseTopics::arbitrary(g, version);
@@ -672,12 +663,10 @@ impl crate::codec::Decode for OffsetFetchResponseTopics {
                     crate::codec::decode::ctx(e, "OffsetFetchResponseTopics", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -691,7 +680,7 @@ impl crate::codec::Encode for OffsetFetchResponseTopics {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "OffsetFetchResponseTopics",
@@ -701,19 +690,16 @@ impl crate::codec::Encode for OffsetFetchResponseTopics {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "OffsetFetchResponseTopics",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -736,8 +722,8 @@ impl crate::codec::Encode for OffsetFetchResponseTopics {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -763,7 +749,7 @@ impl OffsetFetchResponseTopics {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetFetchResponsePartitions::arbitrary(g, version);
@@ -881,12 +867,10 @@ impl crate::codec::Decode for OffsetFetchResponsePartitions {
                     crate::codec::decode::ctx(e, "OffsetFetchResponsePartitions", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -910,7 +894,7 @@ impl crate::codec::Encode for OffsetFetchResponsePartitions {
         {
             if let Some(v) = &self.metadata {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "OffsetFetchResponsePartitions",
@@ -936,19 +920,19 @@ impl crate::codec::Encode for OffsetFetchResponsePartitions {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.committed_offset);
+            ::bytes::BufMut::put_i64(buf, self.committed_offset);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.committed_leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.committed_leader_epoch);
         }
         {
             crate::codec::encode::put_string(buf, self.metadata.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -1092,12 +1076,10 @@ impl crate::codec::Decode for OffsetFetchResponsePartition {
                     crate::codec::decode::ctx(e, "OffsetFetchResponsePartition", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1121,7 +1103,7 @@ impl crate::codec::Encode for OffsetFetchResponsePartition {
         {
             if let Some(v) = &self.metadata {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "OffsetFetchResponsePartition",
@@ -1147,19 +1129,19 @@ impl crate::codec::Encode for OffsetFetchResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 6;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.committed_offset);
+            ::bytes::BufMut::put_i64(buf, self.committed_offset);
         }
         if version >= 5 {
-            ::bytes::BufMut::put_i32(buf, *&self.committed_leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.committed_leader_epoch);
         }
         {
             crate::codec::encode::put_string(buf, self.metadata.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

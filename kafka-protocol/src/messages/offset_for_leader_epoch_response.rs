@@ -70,12 +70,10 @@ impl crate::codec::Decode for OffsetForLeaderEpochResponse {
                     crate::codec::decode::ctx(e, "OffsetForLeaderEpochResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -98,7 +96,7 @@ impl crate::codec::Encode for OffsetForLeaderEpochResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "OffsetForLeaderEpochResponse",
@@ -106,8 +104,8 @@ impl crate::codec::Encode for OffsetForLeaderEpochResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -133,11 +131,11 @@ impl crate::codec::Encode for OffsetForLeaderEpochResponse {
         }
         let flex = version >= 4;
         if version >= 2 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -163,7 +161,7 @@ impl OffsetForLeaderEpochResponse {
             this.throttle_time_ms = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = OffsetForLeaderTopicResult::arbitrary(g, version);
@@ -242,12 +240,10 @@ impl crate::codec::Decode for OffsetForLeaderTopicResult {
                     crate::codec::decode::ctx(e, "OffsetForLeaderTopicResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -261,7 +257,7 @@ impl crate::codec::Encode for OffsetForLeaderTopicResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic).len(),
+                self.topic.len(),
                 flex,
                 true,
                 "OffsetForLeaderTopicResult",
@@ -271,19 +267,16 @@ impl crate::codec::Encode for OffsetForLeaderTopicResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "OffsetForLeaderTopicResult",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -306,8 +299,8 @@ impl crate::codec::Encode for OffsetForLeaderTopicResult {
             crate::codec::encode::put_string(buf, Some(&self.topic), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -333,7 +326,7 @@ impl OffsetForLeaderTopicResult {
             this.topic = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = EpochEndOffset::arbitrary(g, version);
@@ -428,12 +421,10 @@ impl crate::codec::Decode for EpochEndOffset {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "EpochEndOffset", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -471,16 +462,16 @@ impl crate::codec::Encode for EpochEndOffset {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 4;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition);
+            ::bytes::BufMut::put_i32(buf, self.partition);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.end_offset);
+            ::bytes::BufMut::put_i64(buf, self.end_offset);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

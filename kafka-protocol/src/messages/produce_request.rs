@@ -89,12 +89,10 @@ impl crate::codec::Decode for ProduceRequest {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ProduceRequest", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -122,7 +120,7 @@ impl crate::codec::Encode for ProduceRequest {
             }
             if let Some(v) = &self.transactional_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ProduceRequest",
@@ -145,19 +143,16 @@ impl crate::codec::Encode for ProduceRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topic_data).len(),
+                self.topic_data.len(),
                 flex,
                 false,
                 "ProduceRequest",
                 "TopicData",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.topic_data).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.topic_data).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.topic_data.len()), flex, false);
+                for e in self.topic_data.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -186,14 +181,14 @@ impl crate::codec::Encode for ProduceRequest {
             crate::codec::encode::put_string(buf, self.transactional_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.acks);
+            ::bytes::BufMut::put_i16(buf, self.acks);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topic_data).len()), flex, false);
-            for e in (&self.topic_data).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topic_data.len()), flex, false);
+            for e in self.topic_data.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -229,7 +224,7 @@ impl ProduceRequest {
             this.timeout_ms = g.i32();
         }
         if true {
-            this.topic_data = (0..g.len())
+            this.topic_data = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicProduceData::arbitrary(g, version);
@@ -305,12 +300,10 @@ impl crate::codec::Decode for TopicProduceData {
                     crate::codec::decode::ctx(e, "TopicProduceData", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -324,7 +317,7 @@ impl crate::codec::Encode for TopicProduceData {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "TopicProduceData",
@@ -334,7 +327,7 @@ impl crate::codec::Encode for TopicProduceData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_data).len(),
+                self.partition_data.len(),
                 flex,
                 false,
                 "TopicProduceData",
@@ -342,11 +335,11 @@ impl crate::codec::Encode for TopicProduceData {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_data).len()),
+                    Some(self.partition_data.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_data).iter() {
+                for e in self.partition_data.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -369,8 +362,8 @@ impl crate::codec::Encode for TopicProduceData {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_data).len()), flex, false);
-            for e in (&self.partition_data).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_data.len()), flex, false);
+            for e in self.partition_data.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -396,7 +389,7 @@ impl TopicProduceData {
             this.name = g.string();
         }
         if true {
-            this.partition_data = (0..g.len())
+            this.partition_data = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionProduceData::arbitrary(g, version);
@@ -471,12 +464,10 @@ impl crate::codec::Decode for PartitionProduceData {
                     crate::codec::decode::ctx(e, "PartitionProduceData", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -494,7 +485,7 @@ impl crate::codec::Encode for PartitionProduceData {
         {
             if let Some(v) = &self.records {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "PartitionProduceData",
@@ -517,7 +508,7 @@ impl crate::codec::Encode for PartitionProduceData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 9;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.index);
+            ::bytes::BufMut::put_i32(buf, self.index);
         }
         {
             crate::codec::encode::put_bytes(buf, self.records.as_ref(), flex);

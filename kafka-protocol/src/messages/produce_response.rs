@@ -109,19 +109,16 @@ impl crate::codec::Encode for ProduceResponse {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.responses).len(),
+                self.responses.len(),
                 flex,
                 false,
                 "ProduceResponse",
                 "Responses",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.responses).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.responses).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.responses.len()), flex, false);
+                for e in self.responses.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -135,7 +132,7 @@ impl crate::codec::Encode for ProduceResponse {
             if version >= 10 {
                 if !self.node_endpoints.is_empty() {
                     crate::codec::encode::check_len(
-                        (&self.node_endpoints).len(),
+                        self.node_endpoints.len(),
                         true,
                         false,
                         "ProduceResponse",
@@ -143,11 +140,11 @@ impl crate::codec::Encode for ProduceResponse {
                     )?;
                     let s = {
                         let mut n = crate::codec::encode::len_prefix_size(
-                            Some((&self.node_endpoints).len()),
+                            Some(self.node_endpoints.len()),
                             true,
                             false,
                         );
-                        for e in (&self.node_endpoints).iter() {
+                        for e in self.node_endpoints.iter() {
                             n += crate::codec::Encode::encoded_size(e, version)?;
                         }
                         n
@@ -182,13 +179,13 @@ impl crate::codec::Encode for ProduceResponse {
         }
         let flex = version >= 9;
         {
-            crate::codec::encode::put_len(buf, Some((&self.responses).len()), flex, false);
-            for e in (&self.responses).iter() {
+            crate::codec::encode::put_len(buf, Some(self.responses.len()), flex, false);
+            for e in self.responses.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -201,19 +198,19 @@ impl crate::codec::Encode for ProduceResponse {
             if version >= 10 && !self.node_endpoints.is_empty() {
                 let s = {
                     let mut n = crate::codec::encode::len_prefix_size(
-                        Some((&self.node_endpoints).len()),
+                        Some(self.node_endpoints.len()),
                         true,
                         false,
                     );
-                    for e in (&self.node_endpoints).iter() {
+                    for e in self.node_endpoints.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
                 };
                 crate::codec::encode::put_uvarint(buf, 0);
                 crate::codec::encode::put_uvarint(buf, s as u32);
-                crate::codec::encode::put_len(buf, Some((&self.node_endpoints).len()), true, false);
-                for e in (&self.node_endpoints).iter() {
+                crate::codec::encode::put_len(buf, Some(self.node_endpoints.len()), true, false);
+                for e in self.node_endpoints.iter() {
                     crate::codec::Encode::encode(e, buf, version)?;
                 }
             }
@@ -232,7 +229,7 @@ impl ProduceResponse {
         let flex = version >= 9;
         let mut this = Self::default();
         if true {
-            this.responses = (0..g.len())
+            this.responses = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicProduceResponse::arbitrary(g, version);
@@ -245,7 +242,7 @@ impl ProduceResponse {
             this.throttle_time_ms = g.i32();
         }
         if flex && (version >= 10) {
-            this.node_endpoints = (0..g.len())
+            this.node_endpoints = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = NodeEndpoint::arbitrary(g, version);
@@ -324,12 +321,10 @@ impl crate::codec::Decode for TopicProduceResponse {
                     crate::codec::decode::ctx(e, "TopicProduceResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -343,7 +338,7 @@ impl crate::codec::Encode for TopicProduceResponse {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "TopicProduceResponse",
@@ -353,7 +348,7 @@ impl crate::codec::Encode for TopicProduceResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_responses).len(),
+                self.partition_responses.len(),
                 flex,
                 false,
                 "TopicProduceResponse",
@@ -361,11 +356,11 @@ impl crate::codec::Encode for TopicProduceResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_responses).len()),
+                    Some(self.partition_responses.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_responses).iter() {
+                for e in self.partition_responses.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -388,13 +383,8 @@ impl crate::codec::Encode for TopicProduceResponse {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.partition_responses).len()),
-                flex,
-                false,
-            );
-            for e in (&self.partition_responses).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_responses.len()), flex, false);
+            for e in self.partition_responses.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -420,7 +410,7 @@ impl TopicProduceResponse {
             this.name = g.string();
         }
         if true {
-            this.partition_responses = (0..g.len())
+            this.partition_responses = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionProduceResponse::arbitrary(g, version);
@@ -515,12 +505,10 @@ impl crate::codec::Decode for NodeEndpoint {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "NodeEndpoint", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -536,13 +524,7 @@ impl crate::codec::Encode for NodeEndpoint {
             n += 4;
         }
         {
-            crate::codec::encode::check_len(
-                (&self.host).len(),
-                flex,
-                true,
-                "NodeEndpoint",
-                "Host",
-            )?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "NodeEndpoint", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -550,7 +532,7 @@ impl crate::codec::Encode for NodeEndpoint {
         }
         {
             if let Some(v) = &self.rack {
-                crate::codec::encode::check_len((v).len(), flex, true, "NodeEndpoint", "Rack")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "NodeEndpoint", "Rack")?;
             }
             n += crate::codec::encode::string_size(self.rack.as_ref(), flex);
         }
@@ -568,13 +550,13 @@ impl crate::codec::Encode for NodeEndpoint {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.port);
+            ::bytes::BufMut::put_i32(buf, self.port);
         }
         {
             crate::codec::encode::put_string(buf, self.rack.as_ref(), flex);
@@ -795,7 +777,7 @@ impl crate::codec::Encode for PartitionProduceResponse {
         }
         if version >= 8 {
             crate::codec::encode::check_len(
-                (&self.record_errors).len(),
+                self.record_errors.len(),
                 flex,
                 false,
                 "PartitionProduceResponse",
@@ -803,11 +785,11 @@ impl crate::codec::Encode for PartitionProduceResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.record_errors).len()),
+                    Some(self.record_errors.len()),
                     flex,
                     false,
                 );
-                for e in (&self.record_errors).iter() {
+                for e in self.record_errors.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -823,7 +805,7 @@ impl crate::codec::Encode for PartitionProduceResponse {
             }
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "PartitionProduceResponse",
@@ -861,23 +843,23 @@ impl crate::codec::Encode for PartitionProduceResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 9;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.index);
+            ::bytes::BufMut::put_i32(buf, self.index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.base_offset);
+            ::bytes::BufMut::put_i64(buf, self.base_offset);
         }
         if version >= 2 {
-            ::bytes::BufMut::put_i64(buf, *&self.log_append_time_ms);
+            ::bytes::BufMut::put_i64(buf, self.log_append_time_ms);
         }
         if version >= 5 {
-            ::bytes::BufMut::put_i64(buf, *&self.log_start_offset);
+            ::bytes::BufMut::put_i64(buf, self.log_start_offset);
         }
         if version >= 8 {
-            crate::codec::encode::put_len(buf, Some((&self.record_errors).len()), flex, false);
-            for e in (&self.record_errors).iter() {
+            crate::codec::encode::put_len(buf, Some(self.record_errors.len()), flex, false);
+            for e in self.record_errors.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -928,7 +910,7 @@ impl PartitionProduceResponse {
             this.log_start_offset = g.i64();
         }
         if version >= 8 {
-            this.record_errors = (0..g.len())
+            this.record_errors = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = BatchIndexAndErrorMessage::arbitrary(g, version);
@@ -1025,12 +1007,10 @@ impl crate::codec::Decode for BatchIndexAndErrorMessage {
                     crate::codec::decode::ctx(e, "BatchIndexAndErrorMessage", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1048,7 +1028,7 @@ impl crate::codec::Encode for BatchIndexAndErrorMessage {
         {
             if let Some(v) = &self.batch_index_error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "BatchIndexAndErrorMessage",
@@ -1071,7 +1051,7 @@ impl crate::codec::Encode for BatchIndexAndErrorMessage {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 9;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.batch_index);
+            ::bytes::BufMut::put_i32(buf, self.batch_index);
         }
         {
             crate::codec::encode::put_string(buf, self.batch_index_error_message.as_ref(), flex);
@@ -1167,12 +1147,10 @@ impl crate::codec::Decode for LeaderIdAndEpoch {
                     crate::codec::decode::ctx(e, "LeaderIdAndEpoch", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1204,10 +1182,10 @@ impl crate::codec::Encode for LeaderIdAndEpoch {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -103,12 +103,10 @@ impl crate::codec::Decode for PushTelemetryRequest {
                     crate::codec::decode::ctx(e, "PushTelemetryRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -140,7 +138,7 @@ impl crate::codec::Encode for PushTelemetryRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.metrics).len(),
+                self.metrics.len(),
                 flex,
                 false,
                 "PushTelemetryRequest",
@@ -171,13 +169,13 @@ impl crate::codec::Encode for PushTelemetryRequest {
             crate::codec::encode::put_uuid(buf, &self.client_instance_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.subscription_id);
+            ::bytes::BufMut::put_i32(buf, self.subscription_id);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.terminating);
+            crate::codec::encode::put_bool(buf, self.terminating);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.compression_type);
+            ::bytes::BufMut::put_i8(buf, self.compression_type);
         }
         {
             crate::codec::encode::put_bytes(buf, Some(&self.metrics), flex);

@@ -58,12 +58,10 @@ impl crate::codec::Decode for ReadShareGroupStateResponse {
                     crate::codec::decode::ctx(e, "ReadShareGroupStateResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -83,7 +81,7 @@ impl crate::codec::Encode for ReadShareGroupStateResponse {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.results).len(),
+                self.results.len(),
                 flex,
                 false,
                 "ReadShareGroupStateResponse",
@@ -91,8 +89,8 @@ impl crate::codec::Encode for ReadShareGroupStateResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.results).len()), flex, false);
-                for e in (&self.results).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.results.len()), flex, false);
+                for e in self.results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -118,8 +116,8 @@ impl crate::codec::Encode for ReadShareGroupStateResponse {
         }
         let flex = true;
         {
-            crate::codec::encode::put_len(buf, Some((&self.results).len()), flex, false);
-            for e in (&self.results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.results.len()), flex, false);
+            for e in self.results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -142,7 +140,7 @@ impl ReadShareGroupStateResponse {
         let flex = true;
         let mut this = Self::default();
         if true {
-            this.results = (0..g.len())
+            this.results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ReadStateResult::arbitrary(g, version);
@@ -218,12 +216,10 @@ impl crate::codec::Decode for ReadStateResult {
                     crate::codec::decode::ctx(e, "ReadStateResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -240,19 +236,16 @@ impl crate::codec::Encode for ReadStateResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "ReadStateResult",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -275,8 +268,8 @@ impl crate::codec::Encode for ReadStateResult {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -302,7 +295,7 @@ impl ReadStateResult {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionResult::arbitrary(g, version);
@@ -421,12 +414,10 @@ impl crate::codec::Decode for PartitionResult {
                     crate::codec::decode::ctx(e, "PartitionResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -447,7 +438,7 @@ impl crate::codec::Encode for PartitionResult {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "PartitionResult",
@@ -464,7 +455,7 @@ impl crate::codec::Encode for PartitionResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.state_batches).len(),
+                self.state_batches.len(),
                 flex,
                 false,
                 "PartitionResult",
@@ -472,11 +463,11 @@ impl crate::codec::Encode for PartitionResult {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.state_batches).len()),
+                    Some(self.state_batches.len()),
                     flex,
                     false,
                 );
-                for e in (&self.state_batches).iter() {
+                for e in self.state_batches.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -496,23 +487,23 @@ impl crate::codec::Encode for PartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition);
+            ::bytes::BufMut::put_i32(buf, self.partition);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.state_epoch);
+            ::bytes::BufMut::put_i32(buf, self.state_epoch);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.start_offset);
+            ::bytes::BufMut::put_i64(buf, self.start_offset);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.state_batches).len()), flex, false);
-            for e in (&self.state_batches).iter() {
+            crate::codec::encode::put_len(buf, Some(self.state_batches.len()), flex, false);
+            for e in self.state_batches.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -554,7 +545,7 @@ impl PartitionResult {
             this.start_offset = g.i64();
         }
         if true {
-            this.state_batches = (0..g.len())
+            this.state_batches = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = StateBatch::arbitrary(g, version);
@@ -647,12 +638,10 @@ impl crate::codec::Decode for StateBatch {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "StateBatch", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -690,16 +679,16 @@ impl crate::codec::Encode for StateBatch {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.first_offset);
+            ::bytes::BufMut::put_i64(buf, self.first_offset);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.last_offset);
+            ::bytes::BufMut::put_i64(buf, self.last_offset);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.delivery_state);
+            ::bytes::BufMut::put_i8(buf, self.delivery_state);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.delivery_count);
+            ::bytes::BufMut::put_i16(buf, self.delivery_count);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -78,12 +78,10 @@ impl crate::codec::Decode for RemoveRaftVoterRequest {
                     crate::codec::decode::ctx(e, "RemoveRaftVoterRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -104,7 +102,7 @@ impl crate::codec::Encode for RemoveRaftVoterRequest {
         {
             if let Some(v) = &self.cluster_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "RemoveRaftVoterRequest",
@@ -142,7 +140,7 @@ impl crate::codec::Encode for RemoveRaftVoterRequest {
             crate::codec::encode::put_string(buf, self.cluster_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.voter_id);
+            ::bytes::BufMut::put_i32(buf, self.voter_id);
         }
         {
             crate::codec::encode::put_uuid(buf, &self.voter_directory_id);

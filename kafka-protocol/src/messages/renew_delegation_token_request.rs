@@ -68,12 +68,10 @@ impl crate::codec::Decode for RenewDelegationTokenRequest {
                     crate::codec::decode::ctx(e, "RenewDelegationTokenRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -93,7 +91,7 @@ impl crate::codec::Encode for RenewDelegationTokenRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.hmac).len(),
+                self.hmac.len(),
                 flex,
                 false,
                 "RenewDelegationTokenRequest",
@@ -127,7 +125,7 @@ impl crate::codec::Encode for RenewDelegationTokenRequest {
             crate::codec::encode::put_bytes(buf, Some(&self.hmac), flex);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.renew_period_ms);
+            ::bytes::BufMut::put_i64(buf, self.renew_period_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

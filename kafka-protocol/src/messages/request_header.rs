@@ -87,12 +87,10 @@ impl crate::codec::Decode for RequestHeader {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "RequestHeader", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -128,13 +126,7 @@ impl crate::codec::Encode for RequestHeader {
                 });
             }
             if let Some(v) = &self.client_id {
-                crate::codec::encode::check_len(
-                    (v).len(),
-                    false,
-                    true,
-                    "RequestHeader",
-                    "ClientId",
-                )?;
+                crate::codec::encode::check_len(v.len(), false, true, "RequestHeader", "ClientId")?;
             }
             n += crate::codec::encode::string_size(self.client_id.as_ref(), false);
         }
@@ -158,13 +150,13 @@ impl crate::codec::Encode for RequestHeader {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.request_api_key);
+            ::bytes::BufMut::put_i16(buf, self.request_api_key);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.request_api_version);
+            ::bytes::BufMut::put_i16(buf, self.request_api_version);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.correlation_id);
+            ::bytes::BufMut::put_i32(buf, self.correlation_id);
         }
         if version >= 1 {
             crate::codec::encode::put_string(buf, self.client_id.as_ref(), false);

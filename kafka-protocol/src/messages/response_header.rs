@@ -54,12 +54,10 @@ impl crate::codec::Decode for ResponseHeader {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ResponseHeader", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -100,7 +98,7 @@ impl crate::codec::Encode for ResponseHeader {
         }
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.correlation_id);
+            ::bytes::BufMut::put_i32(buf, self.correlation_id);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

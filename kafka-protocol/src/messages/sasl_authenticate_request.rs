@@ -57,12 +57,10 @@ impl crate::codec::Decode for SaslAuthenticateRequest {
                     crate::codec::decode::ctx(e, "SaslAuthenticateRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -82,7 +80,7 @@ impl crate::codec::Encode for SaslAuthenticateRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.auth_bytes).len(),
+                self.auth_bytes.len(),
                 flex,
                 false,
                 "SaslAuthenticateRequest",

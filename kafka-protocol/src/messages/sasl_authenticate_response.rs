@@ -94,12 +94,10 @@ impl crate::codec::Decode for SaslAuthenticateResponse {
                     crate::codec::decode::ctx(e, "SaslAuthenticateResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -123,7 +121,7 @@ impl crate::codec::Encode for SaslAuthenticateResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "SaslAuthenticateResponse",
@@ -134,7 +132,7 @@ impl crate::codec::Encode for SaslAuthenticateResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.auth_bytes).len(),
+                self.auth_bytes.len(),
                 flex,
                 false,
                 "SaslAuthenticateResponse",
@@ -165,7 +163,7 @@ impl crate::codec::Encode for SaslAuthenticateResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
@@ -174,7 +172,7 @@ impl crate::codec::Encode for SaslAuthenticateResponse {
             crate::codec::encode::put_bytes(buf, Some(&self.auth_bytes), flex);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i64(buf, *&self.session_lifetime_ms);
+            ::bytes::BufMut::put_i64(buf, self.session_lifetime_ms);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -60,7 +60,7 @@ impl crate::codec::Encode for SaslHandshakeRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.mechanism).len(),
+                self.mechanism.len(),
                 flex,
                 true,
                 "SaslHandshakeRequest",

@@ -76,15 +76,15 @@ impl crate::codec::Encode for SaslHandshakeResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.mechanisms).len(),
+                self.mechanisms.len(),
                 flex,
                 false,
                 "SaslHandshakeResponse",
                 "Mechanisms",
             )?;
-            for e in (&self.mechanisms).iter() {
+            for e in self.mechanisms.iter() {
                 crate::codec::encode::check_len(
-                    (e).len(),
+                    e.len(),
                     flex,
                     true,
                     "SaslHandshakeResponse",
@@ -92,12 +92,9 @@ impl crate::codec::Encode for SaslHandshakeResponse {
                 )?;
             }
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.mechanisms).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.mechanisms).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.mechanisms.len()), flex, false);
+                for e in self.mechanisms.iter() {
                     n += crate::codec::encode::string_size(Some(e), flex);
                 }
                 n
@@ -116,11 +113,11 @@ impl crate::codec::Encode for SaslHandshakeResponse {
         }
         let flex = false;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.mechanisms).len()), flex, false);
-            for e in (&self.mechanisms).iter() {
+            crate::codec::encode::put_len(buf, Some(self.mechanisms.len()), flex, false);
+            for e in self.mechanisms.iter() {
                 crate::codec::encode::put_string(buf, Some(e), flex);
             }
         }
@@ -139,7 +136,7 @@ impl SaslHandshakeResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.mechanisms = (0..g.len()).map(|_| g.string()).collect();
+            this.mechanisms = (0..g.arr_len()).map(|_| g.string()).collect();
         }
         this
     }

@@ -92,12 +92,10 @@ impl crate::codec::Decode for ShareAcknowledgeRequest {
                     crate::codec::decode::ctx(e, "ShareAcknowledgeRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -118,7 +116,7 @@ impl crate::codec::Encode for ShareAcknowledgeRequest {
         {
             if let Some(v) = &self.group_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ShareAcknowledgeRequest",
@@ -130,7 +128,7 @@ impl crate::codec::Encode for ShareAcknowledgeRequest {
         {
             if let Some(v) = &self.member_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ShareAcknowledgeRequest",
@@ -144,7 +142,7 @@ impl crate::codec::Encode for ShareAcknowledgeRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "ShareAcknowledgeRequest",
@@ -152,8 +150,8 @@ impl crate::codec::Encode for ShareAcknowledgeRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -185,11 +183,11 @@ impl crate::codec::Encode for ShareAcknowledgeRequest {
             crate::codec::encode::put_string(buf, self.member_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.share_session_epoch);
+            ::bytes::BufMut::put_i32(buf, self.share_session_epoch);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -229,7 +227,7 @@ impl ShareAcknowledgeRequest {
             this.share_session_epoch = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AcknowledgeTopic::arbitrary(g, version);
@@ -305,12 +303,10 @@ impl crate::codec::Decode for AcknowledgeTopic {
                     crate::codec::decode::ctx(e, "AcknowledgeTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -327,19 +323,16 @@ impl crate::codec::Encode for AcknowledgeTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "AcknowledgeTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -362,8 +355,8 @@ impl crate::codec::Encode for AcknowledgeTopic {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -389,7 +382,7 @@ impl AcknowledgeTopic {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AcknowledgePartition::arbitrary(g, version);
@@ -469,12 +462,10 @@ impl crate::codec::Decode for AcknowledgePartition {
                     crate::codec::decode::ctx(e, "AcknowledgePartition", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -491,7 +482,7 @@ impl crate::codec::Encode for AcknowledgePartition {
         }
         {
             crate::codec::encode::check_len(
-                (&self.acknowledgement_batches).len(),
+                self.acknowledgement_batches.len(),
                 flex,
                 false,
                 "AcknowledgePartition",
@@ -499,11 +490,11 @@ impl crate::codec::Encode for AcknowledgePartition {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.acknowledgement_batches).len()),
+                    Some(self.acknowledgement_batches.len()),
                     flex,
                     false,
                 );
-                for e in (&self.acknowledgement_batches).iter() {
+                for e in self.acknowledgement_batches.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -523,16 +514,16 @@ impl crate::codec::Encode for AcknowledgePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
             crate::codec::encode::put_len(
                 buf,
-                Some((&self.acknowledgement_batches).len()),
+                Some(self.acknowledgement_batches.len()),
                 flex,
                 false,
             );
-            for e in (&self.acknowledgement_batches).iter() {
+            for e in self.acknowledgement_batches.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -558,7 +549,7 @@ impl AcknowledgePartition {
             this.partition_index = g.i32();
         }
         if true {
-            this.acknowledgement_batches = (0..g.len())
+            this.acknowledgement_batches = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AcknowledgementBatch::arbitrary(g, version);
@@ -648,12 +639,10 @@ impl crate::codec::Decode for AcknowledgementBatch {
                     crate::codec::decode::ctx(e, "AcknowledgementBatch", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -673,7 +662,7 @@ impl crate::codec::Encode for AcknowledgementBatch {
         }
         {
             crate::codec::encode::check_len(
-                (&self.acknowledge_types).len(),
+                self.acknowledge_types.len(),
                 flex,
                 false,
                 "AcknowledgementBatch",
@@ -681,11 +670,11 @@ impl crate::codec::Encode for AcknowledgementBatch {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.acknowledge_types).len()),
+                    Some(self.acknowledge_types.len()),
                     flex,
                     false,
                 );
-                for e in (&self.acknowledge_types).iter() {
+                for e in self.acknowledge_types.iter() {
                     n += 1;
                 }
                 n
@@ -705,14 +694,14 @@ impl crate::codec::Encode for AcknowledgementBatch {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.first_offset);
+            ::bytes::BufMut::put_i64(buf, self.first_offset);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.last_offset);
+            ::bytes::BufMut::put_i64(buf, self.last_offset);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.acknowledge_types).len()), flex, false);
-            for e in (&self.acknowledge_types).iter() {
+            crate::codec::encode::put_len(buf, Some(self.acknowledge_types.len()), flex, false);
+            for e in self.acknowledge_types.iter() {
                 ::bytes::BufMut::put_i8(buf, *e);
             }
         }
@@ -741,7 +730,7 @@ impl AcknowledgementBatch {
             this.last_offset = g.i64();
         }
         if true {
-            this.acknowledge_types = (0..g.len()).map(|_| g.i8()).collect();
+            this.acknowledge_types = (0..g.arr_len()).map(|_| g.i8()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

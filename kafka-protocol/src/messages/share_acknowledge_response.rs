@@ -110,12 +110,10 @@ impl crate::codec::Decode for ShareAcknowledgeResponse {
                     crate::codec::decode::ctx(e, "ShareAcknowledgeResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -142,7 +140,7 @@ impl crate::codec::Encode for ShareAcknowledgeResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ShareAcknowledgeResponse",
@@ -153,19 +151,16 @@ impl crate::codec::Encode for ShareAcknowledgeResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.responses).len(),
+                self.responses.len(),
                 flex,
                 false,
                 "ShareAcknowledgeResponse",
                 "Responses",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.responses).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.responses).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.responses.len()), flex, false);
+                for e in self.responses.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -173,7 +168,7 @@ impl crate::codec::Encode for ShareAcknowledgeResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.node_endpoints).len(),
+                self.node_endpoints.len(),
                 flex,
                 false,
                 "ShareAcknowledgeResponse",
@@ -181,11 +176,11 @@ impl crate::codec::Encode for ShareAcknowledgeResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.node_endpoints).len()),
+                    Some(self.node_endpoints.len()),
                     flex,
                     false,
                 );
-                for e in (&self.node_endpoints).iter() {
+                for e in self.node_endpoints.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -211,23 +206,23 @@ impl crate::codec::Encode for ShareAcknowledgeResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.responses).len()), flex, false);
-            for e in (&self.responses).iter() {
+            crate::codec::encode::put_len(buf, Some(self.responses.len()), flex, false);
+            for e in self.responses.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.node_endpoints).len()), flex, false);
-            for e in (&self.node_endpoints).iter() {
+            crate::codec::encode::put_len(buf, Some(self.node_endpoints.len()), flex, false);
+            for e in self.node_endpoints.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -263,7 +258,7 @@ impl ShareAcknowledgeResponse {
             };
         }
         if true {
-            this.responses = (0..g.len())
+            this.responses = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ShareAcknowledgeTopicResponse::arbitrary(g, version);
@@ -273,7 +268,7 @@ impl ShareAcknowledgeResponse {
                 .collect();
         }
         if true {
-            this.node_endpoints = (0..g.len())
+            this.node_endpoints = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = NodeEndpoint::arbitrary(g, version);
@@ -353,12 +348,10 @@ impl crate::codec::Decode for ShareAcknowledgeTopicResponse {
                     crate::codec::decode::ctx(e, "ShareAcknowledgeTopicResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -375,19 +368,16 @@ impl crate::codec::Encode for ShareAcknowledgeTopicResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "ShareAcknowledgeTopicResponse",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -410,8 +400,8 @@ impl crate::codec::Encode for ShareAcknowledgeTopicResponse {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -437,7 +427,7 @@ impl ShareAcknowledgeTopicResponse {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionData::arbitrary(g, version);
@@ -532,12 +522,10 @@ impl crate::codec::Decode for NodeEndpoint {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "NodeEndpoint", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -553,13 +541,7 @@ impl crate::codec::Encode for NodeEndpoint {
             n += 4;
         }
         {
-            crate::codec::encode::check_len(
-                (&self.host).len(),
-                flex,
-                true,
-                "NodeEndpoint",
-                "Host",
-            )?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "NodeEndpoint", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -567,7 +549,7 @@ impl crate::codec::Encode for NodeEndpoint {
         }
         {
             if let Some(v) = &self.rack {
-                crate::codec::encode::check_len((v).len(), flex, true, "NodeEndpoint", "Rack")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "NodeEndpoint", "Rack")?;
             }
             n += crate::codec::encode::string_size(self.rack.as_ref(), flex);
         }
@@ -585,13 +567,13 @@ impl crate::codec::Encode for NodeEndpoint {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.port);
+            ::bytes::BufMut::put_i32(buf, self.port);
         }
         {
             crate::codec::encode::put_string(buf, self.rack.as_ref(), flex);
@@ -715,12 +697,10 @@ impl crate::codec::Decode for PartitionData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "PartitionData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -741,7 +721,7 @@ impl crate::codec::Encode for PartitionData {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "PartitionData",
@@ -767,10 +747,10 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
@@ -880,12 +860,10 @@ impl crate::codec::Decode for LeaderIdAndEpoch {
                     crate::codec::decode::ctx(e, "LeaderIdAndEpoch", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -917,10 +895,10 @@ impl crate::codec::Encode for LeaderIdAndEpoch {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -139,12 +139,10 @@ impl crate::codec::Decode for ShareFetchRequest {
                     crate::codec::decode::ctx(e, "ShareFetchRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -165,7 +163,7 @@ impl crate::codec::Encode for ShareFetchRequest {
         {
             if let Some(v) = &self.group_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ShareFetchRequest",
@@ -177,7 +175,7 @@ impl crate::codec::Encode for ShareFetchRequest {
         {
             if let Some(v) = &self.member_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ShareFetchRequest",
@@ -200,7 +198,7 @@ impl crate::codec::Encode for ShareFetchRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "ShareFetchRequest",
@@ -208,8 +206,8 @@ impl crate::codec::Encode for ShareFetchRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -217,7 +215,7 @@ impl crate::codec::Encode for ShareFetchRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.forgotten_topics_data).len(),
+                self.forgotten_topics_data.len(),
                 flex,
                 false,
                 "ShareFetchRequest",
@@ -225,11 +223,11 @@ impl crate::codec::Encode for ShareFetchRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.forgotten_topics_data).len()),
+                    Some(self.forgotten_topics_data.len()),
                     flex,
                     false,
                 );
-                for e in (&self.forgotten_topics_data).iter() {
+                for e in self.forgotten_topics_data.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -261,31 +259,26 @@ impl crate::codec::Encode for ShareFetchRequest {
             crate::codec::encode::put_string(buf, self.member_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.share_session_epoch);
+            ::bytes::BufMut::put_i32(buf, self.share_session_epoch);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.max_wait_ms);
+            ::bytes::BufMut::put_i32(buf, self.max_wait_ms);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.min_bytes);
+            ::bytes::BufMut::put_i32(buf, self.min_bytes);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.max_bytes);
+            ::bytes::BufMut::put_i32(buf, self.max_bytes);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.forgotten_topics_data).len()),
-                flex,
-                false,
-            );
-            for e in (&self.forgotten_topics_data).iter() {
+            crate::codec::encode::put_len(buf, Some(self.forgotten_topics_data.len()), flex, false);
+            for e in self.forgotten_topics_data.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -334,7 +327,7 @@ impl ShareFetchRequest {
             this.max_bytes = g.i32();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = FetchTopic::arbitrary(g, version);
@@ -344,7 +337,7 @@ impl ShareFetchRequest {
                 .collect();
         }
         if true {
-            this.forgotten_topics_data = (0..g.len())
+            this.forgotten_topics_data = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ForgottenTopic::arbitrary(g, version);
@@ -419,12 +412,10 @@ impl crate::codec::Decode for FetchTopic {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "FetchTopic", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -441,19 +432,16 @@ impl crate::codec::Encode for FetchTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "FetchTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -476,8 +464,8 @@ impl crate::codec::Encode for FetchTopic {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -503,7 +491,7 @@ impl FetchTopic {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = FetchPartition::arbitrary(g, version);
@@ -578,12 +566,10 @@ impl crate::codec::Decode for ForgottenTopic {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "ForgottenTopic", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -600,19 +586,16 @@ impl crate::codec::Encode for ForgottenTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "ForgottenTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += 4;
                 }
                 n
@@ -635,8 +618,8 @@ impl crate::codec::Encode for ForgottenTopic {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -662,7 +645,7 @@ impl ForgottenTopic {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len()).map(|_| g.i32()).collect();
+            this.partitions = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();
@@ -743,12 +726,10 @@ impl crate::codec::Decode for FetchPartition {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "FetchPartition", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -768,7 +749,7 @@ impl crate::codec::Encode for FetchPartition {
         }
         {
             crate::codec::encode::check_len(
-                (&self.acknowledgement_batches).len(),
+                self.acknowledgement_batches.len(),
                 flex,
                 false,
                 "FetchPartition",
@@ -776,11 +757,11 @@ impl crate::codec::Encode for FetchPartition {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.acknowledgement_batches).len()),
+                    Some(self.acknowledgement_batches.len()),
                     flex,
                     false,
                 );
-                for e in (&self.acknowledgement_batches).iter() {
+                for e in self.acknowledgement_batches.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -800,19 +781,19 @@ impl crate::codec::Encode for FetchPartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_max_bytes);
+            ::bytes::BufMut::put_i32(buf, self.partition_max_bytes);
         }
         {
             crate::codec::encode::put_len(
                 buf,
-                Some((&self.acknowledgement_batches).len()),
+                Some(self.acknowledgement_batches.len()),
                 flex,
                 false,
             );
-            for e in (&self.acknowledgement_batches).iter() {
+            for e in self.acknowledgement_batches.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -841,7 +822,7 @@ impl FetchPartition {
             this.partition_max_bytes = g.i32();
         }
         if true {
-            this.acknowledgement_batches = (0..g.len())
+            this.acknowledgement_batches = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AcknowledgementBatch::arbitrary(g, version);
@@ -931,12 +912,10 @@ impl crate::codec::Decode for AcknowledgementBatch {
                     crate::codec::decode::ctx(e, "AcknowledgementBatch", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -956,7 +935,7 @@ impl crate::codec::Encode for AcknowledgementBatch {
         }
         {
             crate::codec::encode::check_len(
-                (&self.acknowledge_types).len(),
+                self.acknowledge_types.len(),
                 flex,
                 false,
                 "AcknowledgementBatch",
@@ -964,11 +943,11 @@ impl crate::codec::Encode for AcknowledgementBatch {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.acknowledge_types).len()),
+                    Some(self.acknowledge_types.len()),
                     flex,
                     false,
                 );
-                for e in (&self.acknowledge_types).iter() {
+                for e in self.acknowledge_types.iter() {
                     n += 1;
                 }
                 n
@@ -988,14 +967,14 @@ impl crate::codec::Encode for AcknowledgementBatch {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.first_offset);
+            ::bytes::BufMut::put_i64(buf, self.first_offset);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.last_offset);
+            ::bytes::BufMut::put_i64(buf, self.last_offset);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.acknowledge_types).len()), flex, false);
-            for e in (&self.acknowledge_types).iter() {
+            crate::codec::encode::put_len(buf, Some(self.acknowledge_types.len()), flex, false);
+            for e in self.acknowledge_types.iter() {
                 ::bytes::BufMut::put_i8(buf, *e);
             }
         }
@@ -1024,7 +1003,7 @@ impl AcknowledgementBatch {
             this.last_offset = g.i64();
         }
         if true {
-            this.acknowledge_types = (0..g.len()).map(|_| g.i8()).collect();
+            this.acknowledge_types = (0..g.arr_len()).map(|_| g.i8()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -104,12 +104,10 @@ impl crate::codec::Decode for ShareFetchResponse {
                     crate::codec::decode::ctx(e, "ShareFetchResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -136,7 +134,7 @@ impl crate::codec::Encode for ShareFetchResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ShareFetchResponse",
@@ -147,19 +145,16 @@ impl crate::codec::Encode for ShareFetchResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.responses).len(),
+                self.responses.len(),
                 flex,
                 false,
                 "ShareFetchResponse",
                 "Responses",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.responses).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.responses).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.responses.len()), flex, false);
+                for e in self.responses.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -167,7 +162,7 @@ impl crate::codec::Encode for ShareFetchResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.node_endpoints).len(),
+                self.node_endpoints.len(),
                 flex,
                 false,
                 "ShareFetchResponse",
@@ -175,11 +170,11 @@ impl crate::codec::Encode for ShareFetchResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.node_endpoints).len()),
+                    Some(self.node_endpoints.len()),
                     flex,
                     false,
                 );
-                for e in (&self.node_endpoints).iter() {
+                for e in self.node_endpoints.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -205,23 +200,23 @@ impl crate::codec::Encode for ShareFetchResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.responses).len()), flex, false);
-            for e in (&self.responses).iter() {
+            crate::codec::encode::put_len(buf, Some(self.responses.len()), flex, false);
+            for e in self.responses.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.node_endpoints).len()), flex, false);
-            for e in (&self.node_endpoints).iter() {
+            crate::codec::encode::put_len(buf, Some(self.node_endpoints.len()), flex, false);
+            for e in self.node_endpoints.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -257,7 +252,7 @@ impl ShareFetchResponse {
             };
         }
         if true {
-            this.responses = (0..g.len())
+            this.responses = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = ShareFetchableTopicResponse::arbitrary(g, version);
@@ -267,7 +262,7 @@ impl ShareFetchResponse {
                 .collect();
         }
         if true {
-            this.node_endpoints = (0..g.len())
+            this.node_endpoints = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = NodeEndpoint::arbitrary(g, version);
@@ -347,12 +342,10 @@ impl crate::codec::Decode for ShareFetchableTopicResponse {
                     crate::codec::decode::ctx(e, "ShareFetchableTopicResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -369,19 +362,16 @@ impl crate::codec::Encode for ShareFetchableTopicResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "ShareFetchableTopicResponse",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -404,8 +394,8 @@ impl crate::codec::Encode for ShareFetchableTopicResponse {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -431,7 +421,7 @@ impl ShareFetchableTopicResponse {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionData::arbitrary(g, version);
@@ -526,12 +516,10 @@ impl crate::codec::Decode for NodeEndpoint {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "NodeEndpoint", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -547,13 +535,7 @@ impl crate::codec::Encode for NodeEndpoint {
             n += 4;
         }
         {
-            crate::codec::encode::check_len(
-                (&self.host).len(),
-                flex,
-                true,
-                "NodeEndpoint",
-                "Host",
-            )?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "NodeEndpoint", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -561,7 +543,7 @@ impl crate::codec::Encode for NodeEndpoint {
         }
         {
             if let Some(v) = &self.rack {
-                crate::codec::encode::check_len((v).len(), flex, true, "NodeEndpoint", "Rack")?;
+                crate::codec::encode::check_len(v.len(), flex, true, "NodeEndpoint", "Rack")?;
             }
             n += crate::codec::encode::string_size(self.rack.as_ref(), flex);
         }
@@ -579,13 +561,13 @@ impl crate::codec::Encode for NodeEndpoint {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.port);
+            ::bytes::BufMut::put_i32(buf, self.port);
         }
         {
             crate::codec::encode::put_string(buf, self.rack.as_ref(), flex);
@@ -758,12 +740,10 @@ impl crate::codec::Decode for PartitionData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "PartitionData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -784,7 +764,7 @@ impl crate::codec::Encode for PartitionData {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "PartitionData",
@@ -799,7 +779,7 @@ impl crate::codec::Encode for PartitionData {
         {
             if let Some(v) = &self.acknowledge_error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "PartitionData",
@@ -813,19 +793,13 @@ impl crate::codec::Encode for PartitionData {
         }
         {
             if let Some(v) = &self.records {
-                crate::codec::encode::check_len(
-                    (v).len(),
-                    flex,
-                    false,
-                    "PartitionData",
-                    "Records",
-                )?;
+                crate::codec::encode::check_len(v.len(), flex, false, "PartitionData", "Records")?;
             }
             n += crate::codec::encode::bytes_size(self.records.as_ref(), flex);
         }
         {
             crate::codec::encode::check_len(
-                (&self.acquired_records).len(),
+                self.acquired_records.len(),
                 flex,
                 false,
                 "PartitionData",
@@ -833,11 +807,11 @@ impl crate::codec::Encode for PartitionData {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.acquired_records).len()),
+                    Some(self.acquired_records.len()),
                     flex,
                     false,
                 );
-                for e in (&self.acquired_records).iter() {
+                for e in self.acquired_records.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -857,16 +831,16 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.acknowledge_error_code);
+            ::bytes::BufMut::put_i16(buf, self.acknowledge_error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.acknowledge_error_message.as_ref(), flex);
@@ -878,8 +852,8 @@ impl crate::codec::Encode for PartitionData {
             crate::codec::encode::put_bytes(buf, self.records.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.acquired_records).len()), flex, false);
-            for e in (&self.acquired_records).iter() {
+            crate::codec::encode::put_len(buf, Some(self.acquired_records.len()), flex, false);
+            for e in self.acquired_records.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -940,7 +914,7 @@ impl PartitionData {
             };
         }
         if true {
-            this.acquired_records = (0..g.len())
+            this.acquired_records = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = AcquiredRecords::arbitrary(g, version);
@@ -1012,12 +986,10 @@ impl crate::codec::Decode for LeaderIdAndEpoch {
                     crate::codec::decode::ctx(e, "LeaderIdAndEpoch", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1049,10 +1021,10 @@ impl crate::codec::Encode for LeaderIdAndEpoch {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -1154,12 +1126,10 @@ impl crate::codec::Decode for AcquiredRecords {
                     crate::codec::decode::ctx(e, "AcquiredRecords", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1194,13 +1164,13 @@ impl crate::codec::Encode for AcquiredRecords {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.first_offset);
+            ::bytes::BufMut::put_i64(buf, self.first_offset);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.last_offset);
+            ::bytes::BufMut::put_i64(buf, self.last_offset);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.delivery_count);
+            ::bytes::BufMut::put_i16(buf, self.delivery_count);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -109,12 +109,10 @@ impl crate::codec::Decode for ShareGroupHeartbeatRequest {
                     crate::codec::decode::ctx(e, "ShareGroupHeartbeatRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -134,7 +132,7 @@ impl crate::codec::Encode for ShareGroupHeartbeatRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "ShareGroupHeartbeatRequest",
@@ -144,7 +142,7 @@ impl crate::codec::Encode for ShareGroupHeartbeatRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "ShareGroupHeartbeatRequest",
@@ -158,7 +156,7 @@ impl crate::codec::Encode for ShareGroupHeartbeatRequest {
         {
             if let Some(v) = &self.rack_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "ShareGroupHeartbeatRequest",
@@ -170,15 +168,15 @@ impl crate::codec::Encode for ShareGroupHeartbeatRequest {
         {
             if let Some(v) = &self.subscribed_topic_names {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     false,
                     "ShareGroupHeartbeatRequest",
                     "SubscribedTopicNames",
                 )?;
-                for e in (v).iter() {
+                for e in v.iter() {
                     crate::codec::encode::check_len(
-                        (e).len(),
+                        e.len(),
                         flex,
                         true,
                         "ShareGroupHeartbeatRequest",
@@ -189,8 +187,8 @@ impl crate::codec::Encode for ShareGroupHeartbeatRequest {
             n += match &self.subscribed_topic_names {
                 None => crate::codec::encode::len_prefix_size(None, flex, false),
                 Some(v) => {
-                    let mut n = crate::codec::encode::len_prefix_size(Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    let mut n = crate::codec::encode::len_prefix_size(Some(v.len()), flex, false);
+                    for e in v.iter() {
                         n += crate::codec::encode::string_size(Some(e), flex);
                     }
                     n
@@ -223,7 +221,7 @@ impl crate::codec::Encode for ShareGroupHeartbeatRequest {
             crate::codec::encode::put_string(buf, Some(&self.member_id), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.member_epoch);
+            ::bytes::BufMut::put_i32(buf, self.member_epoch);
         }
         {
             crate::codec::encode::put_string(buf, self.rack_id.as_ref(), flex);
@@ -232,8 +230,8 @@ impl crate::codec::Encode for ShareGroupHeartbeatRequest {
             match &self.subscribed_topic_names {
                 None => crate::codec::encode::put_len(buf, None, flex, false),
                 Some(v) => {
-                    crate::codec::encode::put_len(buf, Some((v).len()), flex, false);
-                    for e in (v).iter() {
+                    crate::codec::encode::put_len(buf, Some(v.len()), flex, false);
+                    for e in v.iter() {
                         crate::codec::encode::put_string(buf, Some(e), flex);
                     }
                 }
@@ -277,7 +275,7 @@ impl ShareGroupHeartbeatRequest {
             this.subscribed_topic_names = if (true) && g.one_in(5) {
                 None
             } else {
-                Some((0..g.len()).map(|_| g.string()).collect())
+                Some((0..g.arr_len()).map(|_| g.string()).collect())
             };
         }
         if flex {

@@ -56,12 +56,10 @@ impl crate::codec::Decode for SnapshotFooterRecord {
                     crate::codec::decode::ctx(e, "SnapshotFooterRecord", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -102,7 +100,7 @@ impl crate::codec::Encode for SnapshotFooterRecord {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.version);
+            ::bytes::BufMut::put_i16(buf, self.version);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -68,12 +68,10 @@ impl crate::codec::Decode for SnapshotHeaderRecord {
                     crate::codec::decode::ctx(e, "SnapshotHeaderRecord", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -117,10 +115,10 @@ impl crate::codec::Encode for SnapshotHeaderRecord {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.version);
+            ::bytes::BufMut::put_i16(buf, self.version);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.last_contained_log_timestamp);
+            ::bytes::BufMut::put_i64(buf, self.last_contained_log_timestamp);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

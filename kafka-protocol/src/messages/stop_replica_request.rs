@@ -143,12 +143,10 @@ impl crate::codec::Decode for StopReplicaRequest {
                     crate::codec::decode::ctx(e, "StopReplicaRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -171,7 +169,7 @@ impl crate::codec::Encode for StopReplicaRequest {
         }
         if version >= 4 {
             n += 1;
-        } else if self.is_k_raft_controller != false {
+        } else if self.is_k_raft_controller {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "StopReplicaRequest",
                 field: "isKRaftController",
@@ -186,7 +184,7 @@ impl crate::codec::Encode for StopReplicaRequest {
         }
         if version <= 2 {
             n += 1;
-        } else if self.delete_partitions != false {
+        } else if self.delete_partitions {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "StopReplicaRequest",
                 field: "DeletePartitions",
@@ -195,7 +193,7 @@ impl crate::codec::Encode for StopReplicaRequest {
         }
         if version <= 0 {
             crate::codec::encode::check_len(
-                (&self.ungrouped_partitions).len(),
+                self.ungrouped_partitions.len(),
                 flex,
                 false,
                 "StopReplicaRequest",
@@ -203,11 +201,11 @@ impl crate::codec::Encode for StopReplicaRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.ungrouped_partitions).len()),
+                    Some(self.ungrouped_partitions.len()),
                     flex,
                     false,
                 );
-                for e in (&self.ungrouped_partitions).iter() {
+                for e in self.ungrouped_partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -221,7 +219,7 @@ impl crate::codec::Encode for StopReplicaRequest {
         }
         if version >= 1 && version <= 2 {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "StopReplicaRequest",
@@ -229,8 +227,8 @@ impl crate::codec::Encode for StopReplicaRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -244,7 +242,7 @@ impl crate::codec::Encode for StopReplicaRequest {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.topic_states).len(),
+                self.topic_states.len(),
                 flex,
                 false,
                 "StopReplicaRequest",
@@ -252,11 +250,11 @@ impl crate::codec::Encode for StopReplicaRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.topic_states).len()),
+                    Some(self.topic_states.len()),
                     flex,
                     false,
                 );
-                for e in (&self.topic_states).iter() {
+                for e in self.topic_states.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -288,40 +286,35 @@ impl crate::codec::Encode for StopReplicaRequest {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_id);
+            ::bytes::BufMut::put_i32(buf, self.controller_id);
         }
         if version >= 4 {
-            crate::codec::encode::put_bool(buf, *&self.is_k_raft_controller);
+            crate::codec::encode::put_bool(buf, self.is_k_raft_controller);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_epoch);
+            ::bytes::BufMut::put_i32(buf, self.controller_epoch);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i64(buf, *&self.broker_epoch);
+            ::bytes::BufMut::put_i64(buf, self.broker_epoch);
         }
         if version <= 2 {
-            crate::codec::encode::put_bool(buf, *&self.delete_partitions);
+            crate::codec::encode::put_bool(buf, self.delete_partitions);
         }
         if version <= 0 {
-            crate::codec::encode::put_len(
-                buf,
-                Some((&self.ungrouped_partitions).len()),
-                flex,
-                false,
-            );
-            for e in (&self.ungrouped_partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.ungrouped_partitions.len()), flex, false);
+            for e in self.ungrouped_partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 1 && version <= 2 {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 3 {
-            crate::codec::encode::put_len(buf, Some((&self.topic_states).len()), flex, false);
-            for e in (&self.topic_states).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topic_states.len()), flex, false);
+            for e in self.topic_states.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -359,7 +352,7 @@ impl StopReplicaRequest {
             this.delete_partitions = g.bool();
         }
         if version <= 0 {
-            this.ungrouped_partitions = (0..g.len())
+            this.ungrouped_partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = StopReplicaPartitionV0::arbitrary(g, version);
@@ -369,7 +362,7 @@ impl StopReplicaRequest {
                 .collect();
         }
         if version >= 1 && version <= 2 {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = StopReplicaTopicV1::arbitrary(g, version);
@@ -379,7 +372,7 @@ impl StopReplicaRequest {
                 .collect();
         }
         if version >= 3 {
-            this.topic_states = (0..g.len())
+            this.topic_states = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = StopReplicaTopicState::arbitrary(g, version);
@@ -453,7 +446,7 @@ impl crate::codec::Encode for StopReplicaPartitionV0 {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "StopReplicaPartitionV0",
@@ -474,7 +467,7 @@ impl crate::codec::Encode for StopReplicaPartitionV0 {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         Ok(())
     }
@@ -557,12 +550,10 @@ impl crate::codec::Decode for StopReplicaTopicV1 {
                     crate::codec::decode::ctx(e, "StopReplicaTopicV1", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -576,7 +567,7 @@ impl crate::codec::Encode for StopReplicaTopicV1 {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "StopReplicaTopicV1",
@@ -586,7 +577,7 @@ impl crate::codec::Encode for StopReplicaTopicV1 {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_indexes).len(),
+                self.partition_indexes.len(),
                 flex,
                 false,
                 "StopReplicaTopicV1",
@@ -594,11 +585,11 @@ impl crate::codec::Encode for StopReplicaTopicV1 {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_indexes).len()),
+                    Some(self.partition_indexes.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_indexes).iter() {
+                for e in self.partition_indexes.iter() {
                     n += 4;
                 }
                 n
@@ -621,8 +612,8 @@ impl crate::codec::Encode for StopReplicaTopicV1 {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_indexes).len()), flex, false);
-            for e in (&self.partition_indexes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_indexes.len()), flex, false);
+            for e in self.partition_indexes.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -648,7 +639,7 @@ impl StopReplicaTopicV1 {
             this.name = g.string();
         }
         if true {
-            this.partition_indexes = (0..g.len()).map(|_| g.i32()).collect();
+            this.partition_indexes = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();
@@ -720,12 +711,10 @@ impl crate::codec::Decode for StopReplicaTopicState {
                     crate::codec::decode::ctx(e, "StopReplicaTopicState", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -739,7 +728,7 @@ impl crate::codec::Encode for StopReplicaTopicState {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "StopReplicaTopicState",
@@ -749,7 +738,7 @@ impl crate::codec::Encode for StopReplicaTopicState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_states).len(),
+                self.partition_states.len(),
                 flex,
                 false,
                 "StopReplicaTopicState",
@@ -757,11 +746,11 @@ impl crate::codec::Encode for StopReplicaTopicState {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_states).len()),
+                    Some(self.partition_states.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_states).iter() {
+                for e in self.partition_states.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -784,8 +773,8 @@ impl crate::codec::Encode for StopReplicaTopicState {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_states).len()), flex, false);
-            for e in (&self.partition_states).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_states.len()), flex, false);
+            for e in self.partition_states.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -811,7 +800,7 @@ impl StopReplicaTopicState {
             this.topic_name = g.string();
         }
         if true {
-            this.partition_states = (0..g.len())
+            this.partition_states = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = StopReplicaPartitionState::arbitrary(g, version);
@@ -900,12 +889,10 @@ impl crate::codec::Decode for StopReplicaPartitionState {
                     crate::codec::decode::ctx(e, "StopReplicaPartitionState", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -940,13 +927,13 @@ impl crate::codec::Encode for StopReplicaPartitionState {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.delete_partition);
+            crate::codec::encode::put_bool(buf, self.delete_partition);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

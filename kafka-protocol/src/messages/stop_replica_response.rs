@@ -69,12 +69,10 @@ impl crate::codec::Decode for StopReplicaResponse {
                     crate::codec::decode::ctx(e, "StopReplicaResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -97,7 +95,7 @@ impl crate::codec::Encode for StopReplicaResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_errors).len(),
+                self.partition_errors.len(),
                 flex,
                 false,
                 "StopReplicaResponse",
@@ -105,11 +103,11 @@ impl crate::codec::Encode for StopReplicaResponse {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_errors).len()),
+                    Some(self.partition_errors.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_errors).iter() {
+                for e in self.partition_errors.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -135,11 +133,11 @@ impl crate::codec::Encode for StopReplicaResponse {
         }
         let flex = version >= 2;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_errors).len()), flex, false);
-            for e in (&self.partition_errors).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_errors.len()), flex, false);
+            for e in self.partition_errors.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -165,7 +163,7 @@ impl StopReplicaResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.partition_errors = (0..g.len())
+            this.partition_errors = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = StopReplicaPartitionError::arbitrary(g, version);
@@ -254,12 +252,10 @@ impl crate::codec::Decode for StopReplicaPartitionError {
                     crate::codec::decode::ctx(e, "StopReplicaPartitionError", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -273,7 +269,7 @@ impl crate::codec::Encode for StopReplicaPartitionError {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "StopReplicaPartitionError",
@@ -304,10 +300,10 @@ impl crate::codec::Encode for StopReplicaPartitionError {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -123,12 +123,10 @@ impl crate::codec::Decode for SyncGroupRequest {
                     crate::codec::decode::ctx(e, "SyncGroupRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -148,7 +146,7 @@ impl crate::codec::Encode for SyncGroupRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "SyncGroupRequest",
@@ -161,7 +159,7 @@ impl crate::codec::Encode for SyncGroupRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "SyncGroupRequest",
@@ -179,7 +177,7 @@ impl crate::codec::Encode for SyncGroupRequest {
             }
             if let Some(v) = &self.group_instance_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "SyncGroupRequest",
@@ -204,7 +202,7 @@ impl crate::codec::Encode for SyncGroupRequest {
             }
             if let Some(v) = &self.protocol_type {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "SyncGroupRequest",
@@ -223,7 +221,7 @@ impl crate::codec::Encode for SyncGroupRequest {
             }
             if let Some(v) = &self.protocol_name {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "SyncGroupRequest",
@@ -234,7 +232,7 @@ impl crate::codec::Encode for SyncGroupRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.assignments).len(),
+                self.assignments.len(),
                 flex,
                 false,
                 "SyncGroupRequest",
@@ -242,11 +240,11 @@ impl crate::codec::Encode for SyncGroupRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.assignments).len()),
+                    Some(self.assignments.len()),
                     flex,
                     false,
                 );
-                for e in (&self.assignments).iter() {
+                for e in self.assignments.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -275,7 +273,7 @@ impl crate::codec::Encode for SyncGroupRequest {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.generation_id);
+            ::bytes::BufMut::put_i32(buf, self.generation_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.member_id), flex);
@@ -290,8 +288,8 @@ impl crate::codec::Encode for SyncGroupRequest {
             crate::codec::encode::put_string(buf, self.protocol_name.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.assignments).len()), flex, false);
-            for e in (&self.assignments).iter() {
+            crate::codec::encode::put_len(buf, Some(self.assignments.len()), flex, false);
+            for e in self.assignments.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -344,7 +342,7 @@ impl SyncGroupRequest {
             };
         }
         if true {
-            this.assignments = (0..g.len())
+            this.assignments = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = SyncGroupRequestAssignment::arbitrary(g, version);
@@ -421,12 +419,10 @@ impl crate::codec::Decode for SyncGroupRequestAssignment {
                     crate::codec::decode::ctx(e, "SyncGroupRequestAssignment", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -440,7 +436,7 @@ impl crate::codec::Encode for SyncGroupRequestAssignment {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "SyncGroupRequestAssignment",
@@ -450,7 +446,7 @@ impl crate::codec::Encode for SyncGroupRequestAssignment {
         }
         {
             crate::codec::encode::check_len(
-                (&self.assignment).len(),
+                self.assignment.len(),
                 flex,
                 false,
                 "SyncGroupRequestAssignment",

@@ -99,12 +99,10 @@ impl crate::codec::Decode for SyncGroupResponse {
                     crate::codec::decode::ctx(e, "SyncGroupResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -138,7 +136,7 @@ impl crate::codec::Encode for SyncGroupResponse {
             }
             if let Some(v) = &self.protocol_type {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "SyncGroupResponse",
@@ -157,7 +155,7 @@ impl crate::codec::Encode for SyncGroupResponse {
             }
             if let Some(v) = &self.protocol_name {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "SyncGroupResponse",
@@ -168,7 +166,7 @@ impl crate::codec::Encode for SyncGroupResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.assignment).len(),
+                self.assignment.len(),
                 flex,
                 false,
                 "SyncGroupResponse",
@@ -196,10 +194,10 @@ impl crate::codec::Encode for SyncGroupResponse {
         }
         let flex = version >= 4;
         if version >= 1 {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if version >= 5 {
             crate::codec::encode::put_string(buf, self.protocol_type.as_ref(), flex);

@@ -141,12 +141,10 @@ impl crate::codec::Decode for TxnOffsetCommitRequest {
                     crate::codec::decode::ctx(e, "TxnOffsetCommitRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -166,7 +164,7 @@ impl crate::codec::Encode for TxnOffsetCommitRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.transactional_id).len(),
+                self.transactional_id.len(),
                 flex,
                 true,
                 "TxnOffsetCommitRequest",
@@ -176,7 +174,7 @@ impl crate::codec::Encode for TxnOffsetCommitRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "TxnOffsetCommitRequest",
@@ -201,7 +199,7 @@ impl crate::codec::Encode for TxnOffsetCommitRequest {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.member_id).len(),
+                self.member_id.len(),
                 flex,
                 true,
                 "TxnOffsetCommitRequest",
@@ -225,7 +223,7 @@ impl crate::codec::Encode for TxnOffsetCommitRequest {
             }
             if let Some(v) = &self.group_instance_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "TxnOffsetCommitRequest",
@@ -242,7 +240,7 @@ impl crate::codec::Encode for TxnOffsetCommitRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "TxnOffsetCommitRequest",
@@ -250,8 +248,8 @@ impl crate::codec::Encode for TxnOffsetCommitRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -283,13 +281,13 @@ impl crate::codec::Encode for TxnOffsetCommitRequest {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.producer_epoch);
+            ::bytes::BufMut::put_i16(buf, self.producer_epoch);
         }
         if version >= 3 {
-            ::bytes::BufMut::put_i32(buf, *&self.generation_id);
+            ::bytes::BufMut::put_i32(buf, self.generation_id);
         }
         if version >= 3 {
             crate::codec::encode::put_string(buf, Some(&self.member_id), flex);
@@ -298,8 +296,8 @@ impl crate::codec::Encode for TxnOffsetCommitRequest {
             crate::codec::encode::put_string(buf, self.group_instance_id.as_ref(), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -347,7 +345,7 @@ impl TxnOffsetCommitRequest {
             };
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TxnOffsetCommitRequestTopic::arbitrary(g, version);
@@ -426,12 +424,10 @@ impl crate::codec::Decode for TxnOffsetCommitRequestTopic {
                     crate::codec::decode::ctx(e, "TxnOffsetCommitRequestTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -445,7 +441,7 @@ impl crate::codec::Encode for TxnOffsetCommitRequestTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "TxnOffsetCommitRequestTopic",
@@ -455,19 +451,16 @@ impl crate::codec::Encode for TxnOffsetCommitRequestTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TxnOffsetCommitRequestTopic",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -490,8 +483,8 @@ impl crate::codec::Encode for TxnOffsetCommitRequestTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -517,7 +510,7 @@ impl TxnOffsetCommitRequestTopic {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TxnOffsetCommitRequestPartition::arbitrary(g, version);
@@ -627,12 +620,10 @@ impl crate::codec::Decode for TxnOffsetCommitRequestPartition {
                     crate::codec::decode::ctx(e, "TxnOffsetCommitRequestPartition", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -656,7 +647,7 @@ impl crate::codec::Encode for TxnOffsetCommitRequestPartition {
         {
             if let Some(v) = &self.committed_metadata {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "TxnOffsetCommitRequestPartition",
@@ -679,13 +670,13 @@ impl crate::codec::Encode for TxnOffsetCommitRequestPartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 3;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.committed_offset);
+            ::bytes::BufMut::put_i64(buf, self.committed_offset);
         }
         if version >= 2 {
-            ::bytes::BufMut::put_i32(buf, *&self.committed_leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.committed_leader_epoch);
         }
         {
             crate::codec::encode::put_string(buf, self.committed_metadata.as_ref(), flex);

@@ -56,12 +56,10 @@ impl crate::codec::Decode for UnregisterBrokerRequest {
                     crate::codec::decode::ctx(e, "UnregisterBrokerRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -102,7 +100,7 @@ impl crate::codec::Encode for UnregisterBrokerRequest {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.broker_id);
+            ::bytes::BufMut::put_i32(buf, self.broker_id);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

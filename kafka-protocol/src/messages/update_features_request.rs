@@ -81,12 +81,10 @@ impl crate::codec::Decode for UpdateFeaturesRequest {
                     crate::codec::decode::ctx(e, "UpdateFeaturesRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -109,7 +107,7 @@ impl crate::codec::Encode for UpdateFeaturesRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.feature_updates).len(),
+                self.feature_updates.len(),
                 flex,
                 false,
                 "UpdateFeaturesRequest",
@@ -117,11 +115,11 @@ impl crate::codec::Encode for UpdateFeaturesRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.feature_updates).len()),
+                    Some(self.feature_updates.len()),
                     flex,
                     false,
                 );
-                for e in (&self.feature_updates).iter() {
+                for e in self.feature_updates.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -129,7 +127,7 @@ impl crate::codec::Encode for UpdateFeaturesRequest {
         }
         if version >= 1 {
             n += 1;
-        } else if self.validate_only != false {
+        } else if self.validate_only {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "UpdateFeaturesRequest",
                 field: "ValidateOnly",
@@ -156,16 +154,16 @@ impl crate::codec::Encode for UpdateFeaturesRequest {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.timeout_ms);
+            ::bytes::BufMut::put_i32(buf, self.timeout_ms);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.feature_updates).len()), flex, false);
-            for e in (&self.feature_updates).iter() {
+            crate::codec::encode::put_len(buf, Some(self.feature_updates.len()), flex, false);
+            for e in self.feature_updates.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 1 {
-            crate::codec::encode::put_bool(buf, *&self.validate_only);
+            crate::codec::encode::put_bool(buf, self.validate_only);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -189,7 +187,7 @@ impl UpdateFeaturesRequest {
             this.timeout_ms = g.i32();
         }
         if true {
-            this.feature_updates = (0..g.len())
+            this.feature_updates = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = FeatureUpdateKey::arbitrary(g, version);
@@ -288,12 +286,10 @@ impl crate::codec::Decode for FeatureUpdateKey {
                     crate::codec::decode::ctx(e, "FeatureUpdateKey", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -307,7 +303,7 @@ impl crate::codec::Encode for FeatureUpdateKey {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.feature).len(),
+                self.feature.len(),
                 flex,
                 true,
                 "FeatureUpdateKey",
@@ -320,7 +316,7 @@ impl crate::codec::Encode for FeatureUpdateKey {
         }
         if version <= 0 {
             n += 1;
-        } else if self.allow_downgrade != false {
+        } else if self.allow_downgrade {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FeatureUpdateKey",
                 field: "AllowDowngrade",
@@ -353,13 +349,13 @@ impl crate::codec::Encode for FeatureUpdateKey {
             crate::codec::encode::put_string(buf, Some(&self.feature), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.max_version_level);
+            ::bytes::BufMut::put_i16(buf, self.max_version_level);
         }
         if version <= 0 {
-            crate::codec::encode::put_bool(buf, *&self.allow_downgrade);
+            crate::codec::encode::put_bool(buf, self.allow_downgrade);
         }
         if version >= 1 {
-            ::bytes::BufMut::put_i8(buf, *&self.upgrade_type);
+            ::bytes::BufMut::put_i8(buf, self.upgrade_type);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

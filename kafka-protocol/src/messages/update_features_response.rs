@@ -94,12 +94,10 @@ impl crate::codec::Decode for UpdateFeaturesResponse {
                     crate::codec::decode::ctx(e, "UpdateFeaturesResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -126,7 +124,7 @@ impl crate::codec::Encode for UpdateFeaturesResponse {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "UpdateFeaturesResponse",
@@ -137,7 +135,7 @@ impl crate::codec::Encode for UpdateFeaturesResponse {
         }
         if version <= 1 {
             crate::codec::encode::check_len(
-                (&self.results).len(),
+                self.results.len(),
                 flex,
                 false,
                 "UpdateFeaturesResponse",
@@ -145,8 +143,8 @@ impl crate::codec::Encode for UpdateFeaturesResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.results).len()), flex, false);
-                for e in (&self.results).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.results.len()), flex, false);
+                for e in self.results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -172,17 +170,17 @@ impl crate::codec::Encode for UpdateFeaturesResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.throttle_time_ms);
+            ::bytes::BufMut::put_i32(buf, self.throttle_time_ms);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);
         }
         if version <= 1 {
-            crate::codec::encode::put_len(buf, Some((&self.results).len()), flex, false);
-            for e in (&self.results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.results.len()), flex, false);
+            for e in self.results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -218,7 +216,7 @@ impl UpdateFeaturesResponse {
             };
         }
         if version <= 1 {
-            this.results = (0..g.len())
+            this.results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = UpdatableFeatureResult::arbitrary(g, version);
@@ -306,12 +304,10 @@ impl crate::codec::Decode for UpdatableFeatureResult {
                     crate::codec::decode::ctx(e, "UpdatableFeatureResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -325,7 +321,7 @@ impl crate::codec::Encode for UpdatableFeatureResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.feature).len(),
+                self.feature.len(),
                 flex,
                 true,
                 "UpdatableFeatureResult",
@@ -339,7 +335,7 @@ impl crate::codec::Encode for UpdatableFeatureResult {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "UpdatableFeatureResult",
@@ -365,7 +361,7 @@ impl crate::codec::Encode for UpdatableFeatureResult {
             crate::codec::encode::put_string(buf, Some(&self.feature), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);

@@ -173,7 +173,7 @@ impl crate::codec::Encode for UpdateMetadataRequest {
         }
         if version >= 8 {
             n += 1;
-        } else if self.is_k_raft_controller != false {
+        } else if self.is_k_raft_controller {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "UpdateMetadataRequest",
                 field: "isKRaftController",
@@ -188,7 +188,7 @@ impl crate::codec::Encode for UpdateMetadataRequest {
         }
         if version <= 4 {
             crate::codec::encode::check_len(
-                (&self.ungrouped_partition_states).len(),
+                self.ungrouped_partition_states.len(),
                 flex,
                 false,
                 "UpdateMetadataRequest",
@@ -196,11 +196,11 @@ impl crate::codec::Encode for UpdateMetadataRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.ungrouped_partition_states).len()),
+                    Some(self.ungrouped_partition_states.len()),
                     flex,
                     false,
                 );
-                for e in (&self.ungrouped_partition_states).iter() {
+                for e in self.ungrouped_partition_states.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -214,7 +214,7 @@ impl crate::codec::Encode for UpdateMetadataRequest {
         }
         if version >= 5 {
             crate::codec::encode::check_len(
-                (&self.topic_states).len(),
+                self.topic_states.len(),
                 flex,
                 false,
                 "UpdateMetadataRequest",
@@ -222,11 +222,11 @@ impl crate::codec::Encode for UpdateMetadataRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.topic_states).len()),
+                    Some(self.topic_states.len()),
                     flex,
                     false,
                 );
-                for e in (&self.topic_states).iter() {
+                for e in self.topic_states.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -240,7 +240,7 @@ impl crate::codec::Encode for UpdateMetadataRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.live_brokers).len(),
+                self.live_brokers.len(),
                 flex,
                 false,
                 "UpdateMetadataRequest",
@@ -248,11 +248,11 @@ impl crate::codec::Encode for UpdateMetadataRequest {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.live_brokers).len()),
+                    Some(self.live_brokers.len()),
                     flex,
                     false,
                 );
-                for e in (&self.live_brokers).iter() {
+                for e in self.live_brokers.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -293,37 +293,37 @@ impl crate::codec::Encode for UpdateMetadataRequest {
         }
         let flex = version >= 6;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_id);
+            ::bytes::BufMut::put_i32(buf, self.controller_id);
         }
         if version >= 8 {
-            crate::codec::encode::put_bool(buf, *&self.is_k_raft_controller);
+            crate::codec::encode::put_bool(buf, self.is_k_raft_controller);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_epoch);
+            ::bytes::BufMut::put_i32(buf, self.controller_epoch);
         }
         if version >= 5 {
-            ::bytes::BufMut::put_i64(buf, *&self.broker_epoch);
+            ::bytes::BufMut::put_i64(buf, self.broker_epoch);
         }
         if version <= 4 {
             crate::codec::encode::put_len(
                 buf,
-                Some((&self.ungrouped_partition_states).len()),
+                Some(self.ungrouped_partition_states.len()),
                 flex,
                 false,
             );
-            for e in (&self.ungrouped_partition_states).iter() {
+            for e in self.ungrouped_partition_states.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         if version >= 5 {
-            crate::codec::encode::put_len(buf, Some((&self.topic_states).len()), flex, false);
-            for e in (&self.topic_states).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topic_states.len()), flex, false);
+            for e in self.topic_states.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.live_brokers).len()), flex, false);
-            for e in (&self.live_brokers).iter() {
+            crate::codec::encode::put_len(buf, Some(self.live_brokers.len()), flex, false);
+            for e in self.live_brokers.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -339,7 +339,7 @@ impl crate::codec::Encode for UpdateMetadataRequest {
                 let s = 1;
                 crate::codec::encode::put_uvarint(buf, 0);
                 crate::codec::encode::put_uvarint(buf, s as u32);
-                ::bytes::BufMut::put_i8(buf, *&self.r#type);
+                ::bytes::BufMut::put_i8(buf, self.r#type);
             }
             crate::codec::tagged::put_unknown_below(buf, &self.unknown_tagged_fields, u, u64::MAX);
             let _ = count;
@@ -371,7 +371,7 @@ impl UpdateMetadataRequest {
             this.broker_epoch = g.i64();
         }
         if version <= 4 {
-            this.ungrouped_partition_states = (0..g.len())
+            this.ungrouped_partition_states = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = UpdateMetadataPartitionState::arbitrary(g, version);
@@ -381,7 +381,7 @@ impl UpdateMetadataRequest {
                 .collect();
         }
         if version >= 5 {
-            this.topic_states = (0..g.len())
+            this.topic_states = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = UpdateMetadataTopicState::arbitrary(g, version);
@@ -391,7 +391,7 @@ impl UpdateMetadataRequest {
                 .collect();
         }
         if true {
-            this.live_brokers = (0..g.len())
+            this.live_brokers = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = UpdateMetadataBroker::arbitrary(g, version);
@@ -557,12 +557,10 @@ impl crate::codec::Decode for UpdateMetadataPartitionState {
                     crate::codec::decode::ctx(e, "UpdateMetadataPartitionState", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -576,7 +574,7 @@ impl crate::codec::Encode for UpdateMetadataPartitionState {
         let mut n = 0usize;
         if version <= 4 {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "UpdateMetadataPartitionState",
@@ -598,7 +596,7 @@ impl crate::codec::Encode for UpdateMetadataPartitionState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.isr).len(),
+                self.isr.len(),
                 flex,
                 false,
                 "UpdateMetadataPartitionState",
@@ -606,8 +604,8 @@ impl crate::codec::Encode for UpdateMetadataPartitionState {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.isr).len()), flex, false);
-                for e in (&self.isr).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.isr.len()), flex, false);
+                for e in self.isr.iter() {
                     n += 4;
                 }
                 n
@@ -618,19 +616,16 @@ impl crate::codec::Encode for UpdateMetadataPartitionState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.replicas).len(),
+                self.replicas.len(),
                 flex,
                 false,
                 "UpdateMetadataPartitionState",
                 "Replicas",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.replicas).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.replicas).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.replicas.len()), flex, false);
+                for e in self.replicas.iter() {
                     n += 4;
                 }
                 n
@@ -638,7 +633,7 @@ impl crate::codec::Encode for UpdateMetadataPartitionState {
         }
         if version >= 4 {
             crate::codec::encode::check_len(
-                (&self.offline_replicas).len(),
+                self.offline_replicas.len(),
                 flex,
                 false,
                 "UpdateMetadataPartitionState",
@@ -646,11 +641,11 @@ impl crate::codec::Encode for UpdateMetadataPartitionState {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.offline_replicas).len()),
+                    Some(self.offline_replicas.len()),
                     flex,
                     false,
                 );
-                for e in (&self.offline_replicas).iter() {
+                for e in self.offline_replicas.iter() {
                     n += 4;
                 }
                 n
@@ -673,35 +668,35 @@ impl crate::codec::Encode for UpdateMetadataPartitionState {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.controller_epoch);
+            ::bytes::BufMut::put_i32(buf, self.controller_epoch);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader);
+            ::bytes::BufMut::put_i32(buf, self.leader);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.isr).len()), flex, false);
-            for e in (&self.isr).iter() {
+            crate::codec::encode::put_len(buf, Some(self.isr.len()), flex, false);
+            for e in self.isr.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.zk_version);
+            ::bytes::BufMut::put_i32(buf, self.zk_version);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.replicas).len()), flex, false);
-            for e in (&self.replicas).iter() {
+            crate::codec::encode::put_len(buf, Some(self.replicas.len()), flex, false);
+            for e in self.replicas.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
         if version >= 4 {
-            crate::codec::encode::put_len(buf, Some((&self.offline_replicas).len()), flex, false);
-            for e in (&self.offline_replicas).iter() {
+            crate::codec::encode::put_len(buf, Some(self.offline_replicas.len()), flex, false);
+            for e in self.offline_replicas.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -739,16 +734,16 @@ impl UpdateMetadataPartitionState {
             this.leader_epoch = g.i32();
         }
         if true {
-            this.isr = (0..g.len()).map(|_| g.i32()).collect();
+            this.isr = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if true {
             this.zk_version = g.i32();
         }
         if true {
-            this.replicas = (0..g.len()).map(|_| g.i32()).collect();
+            this.replicas = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if version >= 4 {
-            this.offline_replicas = (0..g.len()).map(|_| g.i32()).collect();
+            this.offline_replicas = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();
@@ -832,12 +827,10 @@ impl crate::codec::Decode for UpdateMetadataTopicState {
                     crate::codec::decode::ctx(e, "UpdateMetadataTopicState", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -851,7 +844,7 @@ impl crate::codec::Encode for UpdateMetadataTopicState {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "UpdateMetadataTopicState",
@@ -864,7 +857,7 @@ impl crate::codec::Encode for UpdateMetadataTopicState {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_states).len(),
+                self.partition_states.len(),
                 flex,
                 false,
                 "UpdateMetadataTopicState",
@@ -872,11 +865,11 @@ impl crate::codec::Encode for UpdateMetadataTopicState {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_states).len()),
+                    Some(self.partition_states.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_states).iter() {
+                for e in self.partition_states.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -902,8 +895,8 @@ impl crate::codec::Encode for UpdateMetadataTopicState {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_states).len()), flex, false);
-            for e in (&self.partition_states).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_states.len()), flex, false);
+            for e in self.partition_states.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -932,7 +925,7 @@ impl UpdateMetadataTopicState {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partition_states = (0..g.len())
+            this.partition_states = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = UpdateMetadataPartitionState::arbitrary(g, version);
@@ -1040,12 +1033,10 @@ impl crate::codec::Decode for UpdateMetadataBroker {
                     crate::codec::decode::ctx(e, "UpdateMetadataBroker", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1062,7 +1053,7 @@ impl crate::codec::Encode for UpdateMetadataBroker {
         }
         if version <= 0 {
             crate::codec::encode::check_len(
-                (&self.v0_host).len(),
+                self.v0_host.len(),
                 flex,
                 true,
                 "UpdateMetadataBroker",
@@ -1075,19 +1066,16 @@ impl crate::codec::Encode for UpdateMetadataBroker {
         }
         if version >= 1 {
             crate::codec::encode::check_len(
-                (&self.endpoints).len(),
+                self.endpoints.len(),
                 flex,
                 false,
                 "UpdateMetadataBroker",
                 "Endpoints",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.endpoints).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.endpoints).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.endpoints.len()), flex, false);
+                for e in self.endpoints.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -1096,7 +1084,7 @@ impl crate::codec::Encode for UpdateMetadataBroker {
         if version >= 2 {
             if let Some(v) = &self.rack {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "UpdateMetadataBroker",
@@ -1119,17 +1107,17 @@ impl crate::codec::Encode for UpdateMetadataBroker {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 6;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.id);
+            ::bytes::BufMut::put_i32(buf, self.id);
         }
         if version <= 0 {
             crate::codec::encode::put_string(buf, Some(&self.v0_host), flex);
         }
         if version <= 0 {
-            ::bytes::BufMut::put_i32(buf, *&self.v0_port);
+            ::bytes::BufMut::put_i32(buf, self.v0_port);
         }
         if version >= 1 {
-            crate::codec::encode::put_len(buf, Some((&self.endpoints).len()), flex, false);
-            for e in (&self.endpoints).iter() {
+            crate::codec::encode::put_len(buf, Some(self.endpoints.len()), flex, false);
+            for e in self.endpoints.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -1164,7 +1152,7 @@ impl UpdateMetadataBroker {
             this.v0_port = g.i32();
         }
         if version >= 1 {
-            this.endpoints = (0..g.len())
+            this.endpoints = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = UpdateMetadataEndpoint::arbitrary(g, version);
@@ -1269,12 +1257,10 @@ impl crate::codec::Decode for UpdateMetadataEndpoint {
                     crate::codec::decode::ctx(e, "UpdateMetadataEndpoint", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -1291,7 +1277,7 @@ impl crate::codec::Encode for UpdateMetadataEndpoint {
         }
         {
             crate::codec::encode::check_len(
-                (&self.host).len(),
+                self.host.len(),
                 flex,
                 true,
                 "UpdateMetadataEndpoint",
@@ -1301,7 +1287,7 @@ impl crate::codec::Encode for UpdateMetadataEndpoint {
         }
         if version >= 3 {
             crate::codec::encode::check_len(
-                (&self.listener).len(),
+                self.listener.len(),
                 flex,
                 true,
                 "UpdateMetadataEndpoint",
@@ -1326,7 +1312,7 @@ impl crate::codec::Encode for UpdateMetadataEndpoint {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 6;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.port);
+            ::bytes::BufMut::put_i32(buf, self.port);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
@@ -1335,7 +1321,7 @@ impl crate::codec::Encode for UpdateMetadataEndpoint {
             crate::codec::encode::put_string(buf, Some(&self.listener), flex);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.security_protocol);
+            ::bytes::BufMut::put_i16(buf, self.security_protocol);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

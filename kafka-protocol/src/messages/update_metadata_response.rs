@@ -56,12 +56,10 @@ impl crate::codec::Decode for UpdateMetadataResponse {
                     crate::codec::decode::ctx(e, "UpdateMetadataResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -102,7 +100,7 @@ impl crate::codec::Encode for UpdateMetadataResponse {
         }
         let flex = version >= 6;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -116,12 +116,10 @@ impl crate::codec::Decode for UpdateRaftVoterRequest {
                     crate::codec::decode::ctx(e, "UpdateRaftVoterRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -142,7 +140,7 @@ impl crate::codec::Encode for UpdateRaftVoterRequest {
         {
             if let Some(v) = &self.cluster_id {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "UpdateRaftVoterRequest",
@@ -162,19 +160,16 @@ impl crate::codec::Encode for UpdateRaftVoterRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.listeners).len(),
+                self.listeners.len(),
                 flex,
                 false,
                 "UpdateRaftVoterRequest",
                 "Listeners",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.listeners).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.listeners).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.listeners.len()), flex, false);
+                for e in self.listeners.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -206,17 +201,17 @@ impl crate::codec::Encode for UpdateRaftVoterRequest {
             crate::codec::encode::put_string(buf, self.cluster_id.as_ref(), flex);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.current_leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.current_leader_epoch);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.voter_id);
+            ::bytes::BufMut::put_i32(buf, self.voter_id);
         }
         {
             crate::codec::encode::put_uuid(buf, &self.voter_directory_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.listeners).len()), flex, false);
-            for e in (&self.listeners).iter() {
+            crate::codec::encode::put_len(buf, Some(self.listeners.len()), flex, false);
+            for e in self.listeners.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -258,7 +253,7 @@ impl UpdateRaftVoterRequest {
             this.voter_directory_id = g.uuid();
         }
         if true {
-            this.listeners = (0..g.len())
+            this.listeners = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Listener::arbitrary(g, version);
@@ -350,12 +345,10 @@ impl crate::codec::Decode for Listener {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Listener", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -368,11 +361,11 @@ impl crate::codec::Encode for Listener {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.name).len(), flex, true, "Listener", "Name")?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "Listener", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
-            crate::codec::encode::check_len((&self.host).len(), flex, true, "Listener", "Host")?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "Listener", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -398,7 +391,7 @@ impl crate::codec::Encode for Listener {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_u16(buf, *&self.port);
+            ::bytes::BufMut::put_u16(buf, self.port);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -495,12 +488,10 @@ impl crate::codec::Decode for KRaftVersionFeature {
                     crate::codec::decode::ctx(e, "KRaftVersionFeature", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -532,10 +523,10 @@ impl crate::codec::Encode for KRaftVersionFeature {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.min_supported_version);
+            ::bytes::BufMut::put_i16(buf, self.min_supported_version);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.max_supported_version);
+            ::bytes::BufMut::put_i16(buf, self.max_supported_version);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

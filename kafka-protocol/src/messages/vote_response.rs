@@ -110,7 +110,7 @@ impl crate::codec::Encode for VoteResponse {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "VoteResponse",
@@ -118,8 +118,8 @@ impl crate::codec::Encode for VoteResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -130,7 +130,7 @@ impl crate::codec::Encode for VoteResponse {
             if version >= 1 {
                 if !self.node_endpoints.is_empty() {
                     crate::codec::encode::check_len(
-                        (&self.node_endpoints).len(),
+                        self.node_endpoints.len(),
                         true,
                         false,
                         "VoteResponse",
@@ -138,11 +138,11 @@ impl crate::codec::Encode for VoteResponse {
                     )?;
                     let s = {
                         let mut n = crate::codec::encode::len_prefix_size(
-                            Some((&self.node_endpoints).len()),
+                            Some(self.node_endpoints.len()),
                             true,
                             false,
                         );
-                        for e in (&self.node_endpoints).iter() {
+                        for e in self.node_endpoints.iter() {
                             n += crate::codec::Encode::encoded_size(e, version)?;
                         }
                         n
@@ -177,11 +177,11 @@ impl crate::codec::Encode for VoteResponse {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -196,19 +196,19 @@ impl crate::codec::Encode for VoteResponse {
             if version >= 1 && !self.node_endpoints.is_empty() {
                 let s = {
                     let mut n = crate::codec::encode::len_prefix_size(
-                        Some((&self.node_endpoints).len()),
+                        Some(self.node_endpoints.len()),
                         true,
                         false,
                     );
-                    for e in (&self.node_endpoints).iter() {
+                    for e in self.node_endpoints.iter() {
                         n += crate::codec::Encode::encoded_size(e, version)?;
                     }
                     n
                 };
                 crate::codec::encode::put_uvarint(buf, 0);
                 crate::codec::encode::put_uvarint(buf, s as u32);
-                crate::codec::encode::put_len(buf, Some((&self.node_endpoints).len()), true, false);
-                for e in (&self.node_endpoints).iter() {
+                crate::codec::encode::put_len(buf, Some(self.node_endpoints.len()), true, false);
+                for e in self.node_endpoints.iter() {
                     crate::codec::Encode::encode(e, buf, version)?;
                 }
             }
@@ -230,7 +230,7 @@ impl VoteResponse {
             this.error_code = g.i16();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = TopicData::arbitrary(g, version);
@@ -240,7 +240,7 @@ impl VoteResponse {
                 .collect();
         }
         if flex && (version >= 1) {
-            this.node_endpoints = (0..g.len())
+            this.node_endpoints = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = NodeEndpoint::arbitrary(g, version);
@@ -312,12 +312,10 @@ impl crate::codec::Decode for TopicData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "TopicData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -331,7 +329,7 @@ impl crate::codec::Encode for TopicData {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.topic_name).len(),
+                self.topic_name.len(),
                 flex,
                 true,
                 "TopicData",
@@ -341,19 +339,16 @@ impl crate::codec::Encode for TopicData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "TopicData",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -376,8 +371,8 @@ impl crate::codec::Encode for TopicData {
             crate::codec::encode::put_string(buf, Some(&self.topic_name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -403,7 +398,7 @@ impl TopicData {
             this.topic_name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionData::arbitrary(g, version);
@@ -487,12 +482,10 @@ impl crate::codec::Decode for NodeEndpoint {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "NodeEndpoint", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -508,13 +501,7 @@ impl crate::codec::Encode for NodeEndpoint {
             n += 4;
         }
         {
-            crate::codec::encode::check_len(
-                (&self.host).len(),
-                flex,
-                true,
-                "NodeEndpoint",
-                "Host",
-            )?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "NodeEndpoint", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -534,13 +521,13 @@ impl crate::codec::Encode for NodeEndpoint {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.node_id);
+            ::bytes::BufMut::put_i32(buf, self.node_id);
         }
         {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_u16(buf, *&self.port);
+            ::bytes::BufMut::put_u16(buf, self.port);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -663,12 +650,10 @@ impl crate::codec::Decode for PartitionData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "PartitionData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -709,19 +694,19 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_id);
+            ::bytes::BufMut::put_i32(buf, self.leader_id);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.vote_granted);
+            crate::codec::encode::put_bool(buf, self.vote_granted);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

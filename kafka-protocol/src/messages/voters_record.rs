@@ -66,12 +66,10 @@ impl crate::codec::Decode for VotersRecord {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "VotersRecord", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -94,7 +92,7 @@ impl crate::codec::Encode for VotersRecord {
         }
         {
             crate::codec::encode::check_len(
-                (&self.voters).len(),
+                self.voters.len(),
                 flex,
                 false,
                 "VotersRecord",
@@ -102,8 +100,8 @@ impl crate::codec::Encode for VotersRecord {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.voters).len()), flex, false);
-                for e in (&self.voters).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.voters.len()), flex, false);
+                for e in self.voters.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -129,11 +127,11 @@ impl crate::codec::Encode for VotersRecord {
         }
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.version);
+            ::bytes::BufMut::put_i16(buf, self.version);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.voters).len()), flex, false);
-            for e in (&self.voters).iter() {
+            crate::codec::encode::put_len(buf, Some(self.voters.len()), flex, false);
+            for e in self.voters.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -159,7 +157,7 @@ impl VotersRecord {
             this.version = g.i16();
         }
         if true {
-            this.voters = (0..g.len())
+            this.voters = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Voter::arbitrary(g, version);
@@ -255,12 +253,10 @@ impl crate::codec::Decode for Voter {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Voter", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -280,19 +276,16 @@ impl crate::codec::Encode for Voter {
         }
         {
             crate::codec::encode::check_len(
-                (&self.endpoints).len(),
+                self.endpoints.len(),
                 flex,
                 false,
                 "Voter",
                 "Endpoints",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.endpoints).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.endpoints).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.endpoints.len()), flex, false);
+                for e in self.endpoints.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -315,14 +308,14 @@ impl crate::codec::Encode for Voter {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.voter_id);
+            ::bytes::BufMut::put_i32(buf, self.voter_id);
         }
         {
             crate::codec::encode::put_uuid(buf, &self.voter_directory_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.endpoints).len()), flex, false);
-            for e in (&self.endpoints).iter() {
+            crate::codec::encode::put_len(buf, Some(self.endpoints.len()), flex, false);
+            for e in self.endpoints.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -354,7 +347,7 @@ impl Voter {
             this.voter_directory_id = g.uuid();
         }
         if true {
-            this.endpoints = (0..g.len())
+            this.endpoints = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = Endpoint::arbitrary(g, version);
@@ -446,12 +439,10 @@ impl crate::codec::Decode for Endpoint {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "Endpoint", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -464,11 +455,11 @@ impl crate::codec::Encode for Endpoint {
         let flex = true;
         let mut n = 0usize;
         {
-            crate::codec::encode::check_len((&self.name).len(), flex, true, "Endpoint", "Name")?;
+            crate::codec::encode::check_len(self.name.len(), flex, true, "Endpoint", "Name")?;
             n += crate::codec::encode::string_size(Some(&self.name), flex);
         }
         {
-            crate::codec::encode::check_len((&self.host).len(), flex, true, "Endpoint", "Host")?;
+            crate::codec::encode::check_len(self.host.len(), flex, true, "Endpoint", "Host")?;
             n += crate::codec::encode::string_size(Some(&self.host), flex);
         }
         {
@@ -494,7 +485,7 @@ impl crate::codec::Encode for Endpoint {
             crate::codec::encode::put_string(buf, Some(&self.host), flex);
         }
         {
-            ::bytes::BufMut::put_u16(buf, *&self.port);
+            ::bytes::BufMut::put_u16(buf, self.port);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -591,12 +582,10 @@ impl crate::codec::Decode for KRaftVersionFeature {
                     crate::codec::decode::ctx(e, "KRaftVersionFeature", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -628,10 +617,10 @@ impl crate::codec::Encode for KRaftVersionFeature {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i16(buf, *&self.min_supported_version);
+            ::bytes::BufMut::put_i16(buf, self.min_supported_version);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.max_supported_version);
+            ::bytes::BufMut::put_i16(buf, self.max_supported_version);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -70,12 +70,10 @@ impl crate::codec::Decode for WriteShareGroupStateRequest {
                     crate::codec::decode::ctx(e, "WriteShareGroupStateRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -95,7 +93,7 @@ impl crate::codec::Encode for WriteShareGroupStateRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.group_id).len(),
+                self.group_id.len(),
                 flex,
                 true,
                 "WriteShareGroupStateRequest",
@@ -105,7 +103,7 @@ impl crate::codec::Encode for WriteShareGroupStateRequest {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "WriteShareGroupStateRequest",
@@ -113,8 +111,8 @@ impl crate::codec::Encode for WriteShareGroupStateRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -143,8 +141,8 @@ impl crate::codec::Encode for WriteShareGroupStateRequest {
             crate::codec::encode::put_string(buf, Some(&self.group_id), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -170,7 +168,7 @@ impl WriteShareGroupStateRequest {
             this.group_id = g.string();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = WriteStateData::arbitrary(g, version);
@@ -245,12 +243,10 @@ impl crate::codec::Decode for WriteStateData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "WriteStateData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -267,19 +263,16 @@ impl crate::codec::Encode for WriteStateData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "WriteStateData",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -302,8 +295,8 @@ impl crate::codec::Encode for WriteStateData {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -329,7 +322,7 @@ impl WriteStateData {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionData::arbitrary(g, version);
@@ -436,12 +429,10 @@ impl crate::codec::Decode for PartitionData {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "PartitionData", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -467,7 +458,7 @@ impl crate::codec::Encode for PartitionData {
         }
         {
             crate::codec::encode::check_len(
-                (&self.state_batches).len(),
+                self.state_batches.len(),
                 flex,
                 false,
                 "PartitionData",
@@ -475,11 +466,11 @@ impl crate::codec::Encode for PartitionData {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.state_batches).len()),
+                    Some(self.state_batches.len()),
                     flex,
                     false,
                 );
-                for e in (&self.state_batches).iter() {
+                for e in self.state_batches.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -499,20 +490,20 @@ impl crate::codec::Encode for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition);
+            ::bytes::BufMut::put_i32(buf, self.partition);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.state_epoch);
+            ::bytes::BufMut::put_i32(buf, self.state_epoch);
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.leader_epoch);
+            ::bytes::BufMut::put_i32(buf, self.leader_epoch);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.start_offset);
+            ::bytes::BufMut::put_i64(buf, self.start_offset);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.state_batches).len()), flex, false);
-            for e in (&self.state_batches).iter() {
+            crate::codec::encode::put_len(buf, Some(self.state_batches.len()), flex, false);
+            for e in self.state_batches.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -547,7 +538,7 @@ impl PartitionData {
             this.start_offset = g.i64();
         }
         if true {
-            this.state_batches = (0..g.len())
+            this.state_batches = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = StateBatch::arbitrary(g, version);
@@ -640,12 +631,10 @@ impl crate::codec::Decode for StateBatch {
                 let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i)
                     .map_err(|e| crate::codec::decode::ctx(e, "StateBatch", "tagged fields"))?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -683,16 +672,16 @@ impl crate::codec::Encode for StateBatch {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.first_offset);
+            ::bytes::BufMut::put_i64(buf, self.first_offset);
         }
         {
-            ::bytes::BufMut::put_i64(buf, *&self.last_offset);
+            ::bytes::BufMut::put_i64(buf, self.last_offset);
         }
         {
-            ::bytes::BufMut::put_i8(buf, *&self.delivery_state);
+            ::bytes::BufMut::put_i8(buf, self.delivery_state);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.delivery_count);
+            ::bytes::BufMut::put_i16(buf, self.delivery_count);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -58,12 +58,10 @@ impl crate::codec::Decode for WriteShareGroupStateResponse {
                     crate::codec::decode::ctx(e, "WriteShareGroupStateResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -83,7 +81,7 @@ impl crate::codec::Encode for WriteShareGroupStateResponse {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.results).len(),
+                self.results.len(),
                 flex,
                 false,
                 "WriteShareGroupStateResponse",
@@ -91,8 +89,8 @@ impl crate::codec::Encode for WriteShareGroupStateResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.results).len()), flex, false);
-                for e in (&self.results).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.results.len()), flex, false);
+                for e in self.results.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -118,8 +116,8 @@ impl crate::codec::Encode for WriteShareGroupStateResponse {
         }
         let flex = true;
         {
-            crate::codec::encode::put_len(buf, Some((&self.results).len()), flex, false);
-            for e in (&self.results).iter() {
+            crate::codec::encode::put_len(buf, Some(self.results.len()), flex, false);
+            for e in self.results.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -142,7 +140,7 @@ impl WriteShareGroupStateResponse {
         let flex = true;
         let mut this = Self::default();
         if true {
-            this.results = (0..g.len())
+            this.results = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = WriteStateResult::arbitrary(g, version);
@@ -218,12 +216,10 @@ impl crate::codec::Decode for WriteStateResult {
                     crate::codec::decode::ctx(e, "WriteStateResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -240,19 +236,16 @@ impl crate::codec::Encode for WriteStateResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "WriteStateResult",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -275,8 +268,8 @@ impl crate::codec::Encode for WriteStateResult {
             crate::codec::encode::put_uuid(buf, &self.topic_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -302,7 +295,7 @@ impl WriteStateResult {
             this.topic_id = g.uuid();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = PartitionResult::arbitrary(g, version);
@@ -387,12 +380,10 @@ impl crate::codec::Decode for PartitionResult {
                     crate::codec::decode::ctx(e, "PartitionResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -413,7 +404,7 @@ impl crate::codec::Encode for PartitionResult {
         {
             if let Some(v) = &self.error_message {
                 crate::codec::encode::check_len(
-                    (v).len(),
+                    v.len(),
                     flex,
                     true,
                     "PartitionResult",
@@ -436,10 +427,10 @@ impl crate::codec::Encode for PartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = true;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition);
+            ::bytes::BufMut::put_i32(buf, self.partition);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         {
             crate::codec::encode::put_string(buf, self.error_message.as_ref(), flex);

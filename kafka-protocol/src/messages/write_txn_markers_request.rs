@@ -58,12 +58,10 @@ impl crate::codec::Decode for WriteTxnMarkersRequest {
                     crate::codec::decode::ctx(e, "WriteTxnMarkersRequest", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -83,7 +81,7 @@ impl crate::codec::Encode for WriteTxnMarkersRequest {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.markers).len(),
+                self.markers.len(),
                 flex,
                 false,
                 "WriteTxnMarkersRequest",
@@ -91,8 +89,8 @@ impl crate::codec::Encode for WriteTxnMarkersRequest {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.markers).len()), flex, false);
-                for e in (&self.markers).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.markers.len()), flex, false);
+                for e in self.markers.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -118,8 +116,8 @@ impl crate::codec::Encode for WriteTxnMarkersRequest {
         }
         let flex = version >= 1;
         {
-            crate::codec::encode::put_len(buf, Some((&self.markers).len()), flex, false);
-            for e in (&self.markers).iter() {
+            crate::codec::encode::put_len(buf, Some(self.markers.len()), flex, false);
+            for e in self.markers.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -142,7 +140,7 @@ impl WriteTxnMarkersRequest {
         let flex = version >= 1;
         let mut this = Self::default();
         if true {
-            this.markers = (0..g.len())
+            this.markers = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = WritableTxnMarker::arbitrary(g, version);
@@ -253,12 +251,10 @@ impl crate::codec::Decode for WritableTxnMarker {
                     crate::codec::decode::ctx(e, "WritableTxnMarker", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -281,7 +277,7 @@ impl crate::codec::Encode for WritableTxnMarker {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "WritableTxnMarker",
@@ -289,8 +285,8 @@ impl crate::codec::Encode for WritableTxnMarker {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -313,22 +309,22 @@ impl crate::codec::Encode for WritableTxnMarker {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.producer_epoch);
+            ::bytes::BufMut::put_i16(buf, self.producer_epoch);
         }
         {
-            crate::codec::encode::put_bool(buf, *&self.transaction_result);
+            crate::codec::encode::put_bool(buf, self.transaction_result);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
         {
-            ::bytes::BufMut::put_i32(buf, *&self.coordinator_epoch);
+            ::bytes::BufMut::put_i32(buf, self.coordinator_epoch);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();
@@ -358,7 +354,7 @@ impl WritableTxnMarker {
             this.transaction_result = g.bool();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = WritableTxnMarkerTopic::arbitrary(g, version);
@@ -440,12 +436,10 @@ impl crate::codec::Decode for WritableTxnMarkerTopic {
                     crate::codec::decode::ctx(e, "WritableTxnMarkerTopic", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -459,7 +453,7 @@ impl crate::codec::Encode for WritableTxnMarkerTopic {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "WritableTxnMarkerTopic",
@@ -469,7 +463,7 @@ impl crate::codec::Encode for WritableTxnMarkerTopic {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partition_indexes).len(),
+                self.partition_indexes.len(),
                 flex,
                 false,
                 "WritableTxnMarkerTopic",
@@ -477,11 +471,11 @@ impl crate::codec::Encode for WritableTxnMarkerTopic {
             )?;
             n += {
                 let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partition_indexes).len()),
+                    Some(self.partition_indexes.len()),
                     flex,
                     false,
                 );
-                for e in (&self.partition_indexes).iter() {
+                for e in self.partition_indexes.iter() {
                     n += 4;
                 }
                 n
@@ -504,8 +498,8 @@ impl crate::codec::Encode for WritableTxnMarkerTopic {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partition_indexes).len()), flex, false);
-            for e in (&self.partition_indexes).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partition_indexes.len()), flex, false);
+            for e in self.partition_indexes.iter() {
                 ::bytes::BufMut::put_i32(buf, *e);
             }
         }
@@ -531,7 +525,7 @@ impl WritableTxnMarkerTopic {
             this.name = g.string();
         }
         if true {
-            this.partition_indexes = (0..g.len()).map(|_| g.i32()).collect();
+            this.partition_indexes = (0..g.arr_len()).map(|_| g.i32()).collect();
         }
         if flex {
             this.unknown_tagged_fields = g.unknown_tagged();

@@ -58,12 +58,10 @@ impl crate::codec::Decode for WriteTxnMarkersResponse {
                     crate::codec::decode::ctx(e, "WriteTxnMarkersResponse", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -83,7 +81,7 @@ impl crate::codec::Encode for WriteTxnMarkersResponse {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.markers).len(),
+                self.markers.len(),
                 flex,
                 false,
                 "WriteTxnMarkersResponse",
@@ -91,8 +89,8 @@ impl crate::codec::Encode for WriteTxnMarkersResponse {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.markers).len()), flex, false);
-                for e in (&self.markers).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.markers.len()), flex, false);
+                for e in self.markers.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -118,8 +116,8 @@ impl crate::codec::Encode for WriteTxnMarkersResponse {
         }
         let flex = version >= 1;
         {
-            crate::codec::encode::put_len(buf, Some((&self.markers).len()), flex, false);
-            for e in (&self.markers).iter() {
+            crate::codec::encode::put_len(buf, Some(self.markers.len()), flex, false);
+            for e in self.markers.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -142,7 +140,7 @@ impl WriteTxnMarkersResponse {
         let flex = version >= 1;
         let mut this = Self::default();
         if true {
-            this.markers = (0..g.len())
+            this.markers = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = WritableTxnMarkerResult::arbitrary(g, version);
@@ -220,12 +218,10 @@ impl crate::codec::Decode for WritableTxnMarkerResult {
                     crate::codec::decode::ctx(e, "WritableTxnMarkerResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -242,7 +238,7 @@ impl crate::codec::Encode for WritableTxnMarkerResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.topics).len(),
+                self.topics.len(),
                 flex,
                 false,
                 "WritableTxnMarkerResult",
@@ -250,8 +246,8 @@ impl crate::codec::Encode for WritableTxnMarkerResult {
             )?;
             n += {
                 let mut n =
-                    crate::codec::encode::len_prefix_size(Some((&self.topics).len()), flex, false);
-                for e in (&self.topics).iter() {
+                    crate::codec::encode::len_prefix_size(Some(self.topics.len()), flex, false);
+                for e in self.topics.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -271,11 +267,11 @@ impl crate::codec::Encode for WritableTxnMarkerResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i64(buf, *&self.producer_id);
+            ::bytes::BufMut::put_i64(buf, self.producer_id);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.topics).len()), flex, false);
-            for e in (&self.topics).iter() {
+            crate::codec::encode::put_len(buf, Some(self.topics.len()), flex, false);
+            for e in self.topics.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -301,7 +297,7 @@ impl WritableTxnMarkerResult {
             this.producer_id = g.i64();
         }
         if true {
-            this.topics = (0..g.len())
+            this.topics = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = WritableTxnMarkerTopicResult::arbitrary(g, version);
@@ -383,12 +379,10 @@ impl crate::codec::Decode for WritableTxnMarkerTopicResult {
                     crate::codec::decode::ctx(e, "WritableTxnMarkerTopicResult", "tagged fields")
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -402,7 +396,7 @@ impl crate::codec::Encode for WritableTxnMarkerTopicResult {
         let mut n = 0usize;
         {
             crate::codec::encode::check_len(
-                (&self.name).len(),
+                self.name.len(),
                 flex,
                 true,
                 "WritableTxnMarkerTopicResult",
@@ -412,19 +406,16 @@ impl crate::codec::Encode for WritableTxnMarkerTopicResult {
         }
         {
             crate::codec::encode::check_len(
-                (&self.partitions).len(),
+                self.partitions.len(),
                 flex,
                 false,
                 "WritableTxnMarkerTopicResult",
                 "Partitions",
             )?;
             n += {
-                let mut n = crate::codec::encode::len_prefix_size(
-                    Some((&self.partitions).len()),
-                    flex,
-                    false,
-                );
-                for e in (&self.partitions).iter() {
+                let mut n =
+                    crate::codec::encode::len_prefix_size(Some(self.partitions.len()), flex, false);
+                for e in self.partitions.iter() {
                     n += crate::codec::Encode::encoded_size(e, version)?;
                 }
                 n
@@ -447,8 +438,8 @@ impl crate::codec::Encode for WritableTxnMarkerTopicResult {
             crate::codec::encode::put_string(buf, Some(&self.name), flex);
         }
         {
-            crate::codec::encode::put_len(buf, Some((&self.partitions).len()), flex, false);
-            for e in (&self.partitions).iter() {
+            crate::codec::encode::put_len(buf, Some(self.partitions.len()), flex, false);
+            for e in self.partitions.iter() {
                 crate::codec::Encode::encode(e, buf, version)?;
             }
         }
@@ -474,7 +465,7 @@ impl WritableTxnMarkerTopicResult {
             this.name = g.string();
         }
         if true {
-            this.partitions = (0..g.len())
+            this.partitions = (0..g.arr_len())
                 .map(|_| {
                     g.enter();
                     let v = WritableTxnMarkerPartitionResult::arbitrary(g, version);
@@ -555,12 +546,10 @@ impl crate::codec::Decode for WritableTxnMarkerPartitionResult {
                     )
                 })?;
                 i = r;
-                match tag {
-                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {
-                        tag,
-                        data: crate::codec::decode::view(frame, data),
-                    }),
-                }
+                this.unknown_tagged_fields.push(crate::RawTaggedField {
+                    tag,
+                    data: crate::codec::decode::view(frame, data),
+                });
             }
         }
         Ok((i, this))
@@ -592,10 +581,10 @@ impl crate::codec::Encode for WritableTxnMarkerPartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flex = version >= 1;
         {
-            ::bytes::BufMut::put_i32(buf, *&self.partition_index);
+            ::bytes::BufMut::put_i32(buf, self.partition_index);
         }
         {
-            ::bytes::BufMut::put_i16(buf, *&self.error_code);
+            ::bytes::BufMut::put_i16(buf, self.error_code);
         }
         if flex {
             let mut count = self.unknown_tagged_fields.len();

@@ -69,7 +69,7 @@ fn api_name(spec: &Spec) -> String {
 pub fn emit_mod(specs: &[Spec]) -> Result<String, String> {
     let mut out = String::new();
     out.push_str(HEADER);
-    out.push_str("\n//! Every message defined by Kafka's JSON specs: one module per spec file.\n//!\n//! Requests and responses are paired by [`ApiKey`]; [`RequestBody`] and [`ResponseBody`]\n//! decode and encode any of them given the key and version from the header.\n\n");
+    out.push_str("\n//! Every message defined by Kafka's JSON specs: one module per spec file.\n//!\n//! Requests and responses are paired by [`ApiKey`]; [`RequestBody`] and [`ResponseBody`]\n//! decode and encode any of them given the key and version from the header.\n\n// Generated conditions are written uniformly rather than minimally.\n#![allow(\n    clippy::nonminimal_bool,\n    clippy::derivable_impls,\n    clippy::manual_range_contains,\n    clippy::collapsible_if,\n    clippy::collapsible_else_if,\n    clippy::identity_op,\n    clippy::overly_complex_bool_expr\n)]\n\n");
     for s in specs {
         let _ = writeln!(out, "pub mod {};", module_name(s));
     }

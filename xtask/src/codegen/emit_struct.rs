@@ -30,6 +30,9 @@ pub fn cond(v: Option<Versions>, range: Versions) -> Option<String> {
     };
     let lo = (x.min > range.min).then(|| format!("version >= {}", x.min));
     let hi = (x.max < range.max && x.max != OPEN).then(|| format!("version <= {}", x.max));
+    if x.min == x.max && x.min > range.min && x.max < range.max {
+        return Some(format!("version == {}", x.min));
+    }
     match (lo, hi) {
         (None, None) => None,
         (Some(a), None) | (None, Some(a)) => Some(a),
@@ -139,6 +142,8 @@ fn non_default(f: &Field, access: &str) -> Result<String, String> {
         (Ty::Array(_), false, _) => format!("!{access}.is_empty()"),
         (Ty::Bytes | Ty::Records, false, _) => format!("!{access}.is_empty()"),
         (Ty::Float64, false, _) => format!("{access}.to_bits() != ({d}).to_bits()"),
+        (Ty::Bool, false, "false") => access.to_string(),
+        (Ty::Bool, false, "true") => format!("!{access}"),
         _ => format!("{access} != {d}"),
     })
 }
@@ -213,8 +218,9 @@ fn size_elem(ty: &Ty, v: &str, flex: &str) -> String {
         Ty::Bytes | Ty::Records => format!("crate::codec::encode::bytes_size(Some({v}), {flex})"),
         Ty::Struct(_) => format!("crate::codec::Encode::encoded_size({v}, version)?"),
         Ty::Array(inner) => format!(
-            "{{ let mut n = crate::codec::encode::len_prefix_size(Some(({v}).len()), {flex}, false); for e in ({v}).iter() {{ n += {}; }} n }}",
-            size_elem(inner, "e", flex)
+            "{{ let mut n = crate::codec::encode::len_prefix_size(Some({r}.len()), {flex}, false); for e in {r}.iter() {{ n += {}; }} n }}",
+            size_elem(inner, "e", flex),
+            r = recv(v)
         ),
     }
 }
@@ -223,20 +229,24 @@ fn size_elem(ty: &Ty, v: &str, flex: &str) -> String {
 fn check_elem(ty: &Ty, v: &str, flex: &str, sname: &str, fname: &str) -> String {
     match ty {
         Ty::String => format!(
-            "crate::codec::encode::check_len(({v}).len(), {flex}, true, {sname:?}, {fname:?})?;"
+            "crate::codec::encode::check_len({}.len(), {flex}, true, {sname:?}, {fname:?})?;",
+            recv(v)
         ),
         Ty::Bytes | Ty::Records => format!(
-            "crate::codec::encode::check_len(({v}).len(), {flex}, false, {sname:?}, {fname:?})?;"
+            "crate::codec::encode::check_len({}.len(), {flex}, false, {sname:?}, {fname:?})?;",
+            recv(v)
         ),
         Ty::Array(inner) => {
             let inner_check = check_elem(inner, "e", flex, sname, fname);
             if inner_check.is_empty() {
                 format!(
-                    "crate::codec::encode::check_len(({v}).len(), {flex}, false, {sname:?}, {fname:?})?;"
+                    "crate::codec::encode::check_len({}.len(), {flex}, false, {sname:?}, {fname:?})?;",
+                    recv(v)
                 )
             } else {
                 format!(
-                    "crate::codec::encode::check_len(({v}).len(), {flex}, false, {sname:?}, {fname:?})?; for e in ({v}).iter() {{ {inner_check} }}"
+                    "crate::codec::encode::check_len({r}.len(), {flex}, false, {sname:?}, {fname:?})?; for e in {r}.iter() {{ {inner_check} }}",
+                    r = recv(v)
                 )
             }
         }
@@ -247,14 +257,14 @@ fn check_elem(ty: &Ty, v: &str, flex: &str, sname: &str, fname: &str) -> String 
 /// Statements writing element `v` (type &T) of type `ty`.
 fn write_elem(ty: &Ty, v: &str, flex: &str) -> String {
     match ty {
-        Ty::Bool => format!("crate::codec::encode::put_bool(buf, *{v});"),
-        Ty::Int8 => format!("::bytes::BufMut::put_i8(buf, *{v});"),
-        Ty::Int16 => format!("::bytes::BufMut::put_i16(buf, *{v});"),
-        Ty::UInt16 => format!("::bytes::BufMut::put_u16(buf, *{v});"),
-        Ty::Int32 => format!("::bytes::BufMut::put_i32(buf, *{v});"),
-        Ty::UInt32 => format!("::bytes::BufMut::put_u32(buf, *{v});"),
-        Ty::Int64 => format!("::bytes::BufMut::put_i64(buf, *{v});"),
-        Ty::Float64 => format!("::bytes::BufMut::put_f64(buf, *{v});"),
+        Ty::Bool => format!("crate::codec::encode::put_bool(buf, {});", deref(v)),
+        Ty::Int8 => format!("::bytes::BufMut::put_i8(buf, {});", deref(v)),
+        Ty::Int16 => format!("::bytes::BufMut::put_i16(buf, {});", deref(v)),
+        Ty::UInt16 => format!("::bytes::BufMut::put_u16(buf, {});", deref(v)),
+        Ty::Int32 => format!("::bytes::BufMut::put_i32(buf, {});", deref(v)),
+        Ty::UInt32 => format!("::bytes::BufMut::put_u32(buf, {});", deref(v)),
+        Ty::Int64 => format!("::bytes::BufMut::put_i64(buf, {});", deref(v)),
+        Ty::Float64 => format!("::bytes::BufMut::put_f64(buf, {});", deref(v)),
         Ty::Uuid => format!("crate::codec::encode::put_uuid(buf, {v});"),
         Ty::String => format!("crate::codec::encode::put_string(buf, Some({v}), {flex});"),
         Ty::Bytes | Ty::Records => {
@@ -262,8 +272,9 @@ fn write_elem(ty: &Ty, v: &str, flex: &str) -> String {
         }
         Ty::Struct(_) => format!("crate::codec::Encode::encode({v}, buf, version)?;"),
         Ty::Array(inner) => format!(
-            "crate::codec::encode::put_len(buf, Some(({v}).len()), {flex}, false); for e in ({v}).iter() {{ {} }}",
-            write_elem(inner, "e", flex)
+            "crate::codec::encode::put_len(buf, Some({r}.len()), {flex}, false); for e in {r}.iter() {{ {} }}",
+            write_elem(inner, "e", flex),
+            r = recv(v)
         ),
     }
 }
@@ -332,6 +343,22 @@ fn field_code(f: &Field, access: &str, flex: &str) -> FieldCode {
     }
 }
 
+/// `v` (a reference expression) as a method receiver: `&self.x` -> `self.x`.
+fn recv(v: &str) -> String {
+    match v.strip_prefix('&') {
+        Some(place) => place.to_string(),
+        None => v.to_string(),
+    }
+}
+
+/// The value behind reference expression `v`: `&self.x` -> `self.x`, `e` -> `*e`.
+fn deref(v: &str) -> String {
+    match v.strip_prefix('&') {
+        Some(place) => place.to_string(),
+        None => format!("*{v}"),
+    }
+}
+
 fn arbitrary_elem(ty: &Ty) -> String {
     match ty {
         Ty::Bool => "g.bool()".into(),
@@ -348,7 +375,7 @@ fn arbitrary_elem(ty: &Ty) -> String {
         Ty::Struct(n) => {
             format!("{{ g.enter(); let v = {n}::arbitrary(g, version); g.leave(); v }}")
         }
-        Ty::Array(inner) => format!("(0..g.len()).map(|_| {}).collect()", arbitrary_elem(inner)),
+        Ty::Array(inner) => format!("(0..g.arr_len()).map(|_| {}).collect()", arbitrary_elem(inner)),
     }
 }
 
@@ -481,8 +508,14 @@ pub fn emit(out: &mut String, s: &StructModel, ctx: &Ctx<'_>) -> Result<(), Stri
     if has_tagged_section {
         let _ = writeln!(
             out,
-            "        if flex {{\n            let (r, n) = crate::codec::decode::read_uvarint(i).map_err(|e| crate::codec::decode::ctx(e, {sname:?}, \"tagged fields\"))?;\n            i = r;\n            for _ in 0..n {{\n                let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i).map_err(|e| crate::codec::decode::ctx(e, {sname:?}, \"tagged fields\"))?;\n                i = r;\n                match tag {{"
+            "        if flex {{\n            let (r, n) = crate::codec::decode::read_uvarint(i).map_err(|e| crate::codec::decode::ctx(e, {sname:?}, \"tagged fields\"))?;\n            i = r;\n            for _ in 0..n {{\n                let (r, (tag, data)) = crate::codec::decode::read_tagged_field(i).map_err(|e| crate::codec::decode::ctx(e, {sname:?}, \"tagged fields\"))?;\n                i = r;"
         );
+        let push = "this.unknown_tagged_fields.push(crate::RawTaggedField { tag, data: crate::codec::decode::view(frame, data) })";
+        if tagged.is_empty() {
+            let _ = writeln!(out, "                {push};\n            }}\n        }}");
+        } else {
+            out.push_str("                match tag {\n");
+        }
         for f in &tagged {
             let id = field_ident(&f.name);
             let guard = match cond(f.tagged, range) {
@@ -497,10 +530,12 @@ pub fn emit(out: &mut String, s: &StructModel, ctx: &Ctx<'_>) -> Result<(), Stri
                 f.name
             );
         }
-        let _ = writeln!(
-            out,
-            "                    _ => this.unknown_tagged_fields.push(crate::RawTaggedField {{ tag, data: crate::codec::decode::view(frame, data) }}),\n                }}\n            }}\n        }}"
-        );
+        if !tagged.is_empty() {
+            let _ = writeln!(
+                out,
+                "                    _ => {push},\n                }}\n            }}\n        }}"
+            );
+        }
     }
     let _ = writeln!(out, "        Ok((i, this))\n    }}\n}}\n");
 

@@ -48,14 +48,6 @@ impl Versions {
         (min <= max).then_some(Versions { min, max })
     }
 
-    pub fn contains(self, v: i16) -> bool {
-        v >= self.min && v <= self.max
-    }
-
-    /// Whether this range covers all of `outer`.
-    pub fn covers(self, outer: Versions) -> bool {
-        self.min <= outer.min && self.max >= outer.max
-    }
 }
 
 /// A field type.
@@ -100,10 +92,6 @@ impl Ty {
             }
             other => return Err(format!("unknown type '{other}'")),
         })
-    }
-
-    pub fn is_struct_like(&self) -> bool {
-        matches!(self, Ty::Struct(_))
     }
 }
 
