@@ -20,6 +20,8 @@ pub const PYTHON_PACKAGES: &[&str] = &[
     "lz4",
     "zstandard",
     "python-snappy",
+    // kafka-python needs xxhash for LZ4 in magic-0 message sets.
+    "xxhash",
 ];
 
 /// Packages the conformance tests can do without, with the package that covers for each
