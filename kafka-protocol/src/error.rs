@@ -53,7 +53,10 @@ impl fmt::Display for DecodeErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnexpectedEof => f.write_str("unexpected end of input"),
-            Self::LengthTooLarge { declared, remaining } => write!(
+            Self::LengthTooLarge {
+                declared,
+                remaining,
+            } => write!(
                 f,
                 "declared length {declared} exceeds the {remaining} bytes remaining"
             ),

@@ -122,7 +122,10 @@ pub fn decode_response(
 ) -> Result<(ResponseHeader, ResponseBody), DecodeError> {
     let hv = api.response_header_version(version);
     let (used, header) = finish(frame, ResponseHeader::decode(frame, frame, hv))?;
-    let (_, body) = finish(frame, ResponseBody::decode(api, frame, &frame[used..], version))?;
+    let (_, body) = finish(
+        frame,
+        ResponseBody::decode(api, frame, &frame[used..], version),
+    )?;
     Ok((header, body))
 }
 
@@ -300,7 +303,10 @@ mod tests {
         assert_eq!(split.next_frame(), Err(FrameError::NegativeSize(-5)));
         let mut split = FrameSplitter::new(100);
         split.buffer().extend_from_slice(&i32::MAX.to_be_bytes());
-        assert!(matches!(split.next_frame(), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            split.next_frame(),
+            Err(FrameError::TooLarge { .. })
+        ));
         assert!(split.buffer().capacity() < 1024);
     }
 
@@ -311,7 +317,9 @@ mod tests {
         assert_eq!(e.kind, DecodeErrorKind::UnknownApiKey(0x7f00));
         assert!(decode_request(&Bytes::from_static(&[0, 3])).is_err());
         // Metadata v12 with a topic count larger than the frame.
-        let frame = Bytes::from_static(&[0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0x7f]);
+        let frame = Bytes::from_static(&[
+            0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0x7f,
+        ]);
         let e = decode_request(&frame).unwrap_err();
         assert_eq!(e.message, "MetadataRequest");
         assert!(e.offset.is_some());

@@ -15,7 +15,10 @@ pub struct Gen {
 impl Gen {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { state: seed, depth: 0 }
+        Self {
+            state: seed,
+            depth: 0,
+        }
     }
 
     /// The next 64 random bits.
@@ -74,7 +77,10 @@ impl Gen {
     }
     pub fn bytes(&mut self) -> Bytes {
         let n = (self.next_u64() % 24) as usize;
-        (0..n).map(|_| self.next_u64() as u8).collect::<Vec<u8>>().into()
+        (0..n)
+            .map(|_| self.next_u64() as u8)
+            .collect::<Vec<u8>>()
+            .into()
     }
     /// A length for a generated array: short, and shorter the deeper the nesting.
     pub fn arr_len(&mut self) -> usize {

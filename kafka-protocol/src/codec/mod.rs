@@ -3,10 +3,10 @@
 //! `Decode`/`Encode` are what the generator implements for every message and nested struct;
 //! `decode`/`encode` hold the primitive parsers and writers they are built from.
 
-pub mod decode;
-pub mod encode;
 #[cfg(any(test, feature = "arbitrary"))]
 pub mod arbitrary;
+pub mod decode;
+pub mod encode;
 pub mod tagged;
 
 use bytes::{Bytes, BytesMut};
@@ -77,9 +77,21 @@ impl VersionRange {
 
     /// The overlap of two ranges, if any.
     pub const fn intersect(&self, other: &VersionRange) -> Option<VersionRange> {
-        let min = if self.min > other.min { self.min } else { other.min };
-        let max = if self.max < other.max { self.max } else { other.max };
-        if min <= max { Some(VersionRange { min, max }) } else { None }
+        let min = if self.min > other.min {
+            self.min
+        } else {
+            other.min
+        };
+        let max = if self.max < other.max {
+            self.max
+        } else {
+            other.max
+        };
+        if min <= max {
+            Some(VersionRange { min, max })
+        } else {
+            None
+        }
     }
 }
 

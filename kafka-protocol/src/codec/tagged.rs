@@ -33,7 +33,12 @@ impl RawTaggedField {
 /// Writes the unknown fields whose tag is below `below` and returns how many were written;
 /// `start` is how many of `fields` (sorted by tag) were already written.
 #[inline]
-pub fn put_unknown_below(buf: &mut BytesMut, fields: &[RawTaggedField], start: usize, below: u64) -> usize {
+pub fn put_unknown_below(
+    buf: &mut BytesMut,
+    fields: &[RawTaggedField],
+    start: usize,
+    below: u64,
+) -> usize {
     let mut n = start;
     while n < fields.len() && u64::from(fields[n].tag) < below {
         fields[n].put(buf);

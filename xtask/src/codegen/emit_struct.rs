@@ -375,7 +375,10 @@ fn arbitrary_elem(ty: &Ty) -> String {
         Ty::Struct(n) => {
             format!("{{ g.enter(); let v = {n}::arbitrary(g, version); g.leave(); v }}")
         }
-        Ty::Array(inner) => format!("(0..g.arr_len()).map(|_| {}).collect()", arbitrary_elem(inner)),
+        Ty::Array(inner) => format!(
+            "(0..g.arr_len()).map(|_| {}).collect()",
+            arbitrary_elem(inner)
+        ),
     }
 }
 

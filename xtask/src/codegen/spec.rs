@@ -47,7 +47,6 @@ impl Versions {
         let max = self.max.min(o.max);
         (min <= max).then_some(Versions { min, max })
     }
-
 }
 
 /// A field type.

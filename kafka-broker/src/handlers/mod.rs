@@ -1,0 +1,219 @@
+//! Request handlers, one module per API key, and the dispatch from a request frame to the
+//! response frame.
+//!
+//! [`BrokerState::handle_frame`] is the whole request path short of the socket: it reads the
+//! header, refuses what Kafka refuses, decodes the body, runs the handler and encodes the
+//! response. The connection loop and the fuzz target both call it. It never panics on input:
+//! a frame it cannot or will not answer yields [`Reply::Close`], which is what Kafka does
+//! for unknown API keys, unsupported versions and undecodable requests.
+
+mod alter_configs;
+mod api_versions;
+mod create_partitions;
+mod create_topics;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
+mod fetch;
+mod incremental_alter_configs;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use bytes::Bytes;
+use kafka_protocol::frame::{decode_request, encode_response, peek_request};
+use kafka_protocol::messages::{ApiKey, RequestBody, ResponseBody};
+use kafka_protocol::{DecodeError, EncodeError, ErrorCode, VersionRange};
+
+use crate::state::BrokerState;
+
+/// Every API the broker serves, with the versions it advertises in ApiVersions: the lowest
+/// version Kafka 4 still accepts, up to the newest version of the message specs.
+pub const SUPPORTED_APIS: &[(ApiKey, VersionRange)] = &[
+    (ApiKey::Produce, VersionRange { min: 3, max: 11 }),
+    (ApiKey::Fetch, VersionRange { min: 4, max: 17 }),
+    (ApiKey::ListOffsets, VersionRange { min: 1, max: 10 }),
+    (ApiKey::Metadata, VersionRange { min: 0, max: 12 }),
+    (ApiKey::ApiVersions, VersionRange { min: 0, max: 4 }),
+    (ApiKey::CreateTopics, VersionRange { min: 2, max: 7 }),
+    (ApiKey::DeleteTopics, VersionRange { min: 1, max: 6 }),
+    (ApiKey::DeleteRecords, VersionRange { min: 0, max: 2 }),
+    (ApiKey::DescribeConfigs, VersionRange { min: 1, max: 4 }),
+    (ApiKey::AlterConfigs, VersionRange { min: 0, max: 2 }),
+    (ApiKey::CreatePartitions, VersionRange { min: 0, max: 3 }),
+    (
+        ApiKey::IncrementalAlterConfigs,
+        VersionRange { min: 0, max: 1 },
+    ),
+    (ApiKey::DescribeCluster, VersionRange { min: 0, max: 1 }),
+];
+
+/// The versions of `api` the broker serves, if any.
+pub(crate) fn supported(api: ApiKey) -> Option<VersionRange> {
+    SUPPORTED_APIS
+        .iter()
+        .find(|(k, _)| *k == api)
+        .map(|(_, r)| *r)
+}
+
+/// What to do with a request frame.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Reply {
+    /// Write this response frame (size prefix included).
+    Send(Bytes),
+    /// Write nothing: an acks=0 produce that succeeded.
+    Nothing,
+    /// Close the connection, as Kafka does for this request.
+    Close(CloseReason),
+}
+
+/// Why a connection is closed instead of answered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The frame cannot hold a request header.
+    #[error("frame of {0} bytes is too short for a request header")]
+    TooShort(usize),
+    /// The API key is not one Kafka defines.
+    #[error("unknown API key {0}")]
+    UnknownApi(i16),
+    /// The broker does not serve this API.
+    #[error("API {} is not served by this broker", .0.name())]
+    NotServed(ApiKey),
+    /// The broker does not serve this version of the API.
+    #[error("{} v{version} is not supported", api.name())]
+    UnsupportedVersion {
+        /// The API.
+        api: ApiKey,
+        /// The version asked for.
+        version: i16,
+    },
+    /// The header or body does not decode.
+    #[error("malformed request: {0}")]
+    Malformed(DecodeError),
+    /// The response could not be encoded at the request's version (a broker bug).
+    #[error("cannot encode the response: {0}")]
+    Encode(EncodeError),
+    /// An acks=0 produce failed: Kafka closes the connection so the producer notices.
+    #[error("a produce request with acks=0 failed")]
+    FailedWithoutAcks,
+}
+
+/// What a handler produced, before encoding.
+pub(crate) enum Handled {
+    Response(ResponseBody),
+    Nothing,
+    Close(CloseReason),
+}
+
+impl From<ResponseBody> for Handled {
+    fn from(body: ResponseBody) -> Self {
+        Handled::Response(body)
+    }
+}
+
+impl BrokerState {
+    /// Handles one request frame (without its size prefix) and says what to send back.
+    ///
+    /// Requests that wait (a fetch with `max_wait_ms`) make this future wait; everything
+    /// else completes without blocking.
+    pub async fn handle_frame(&self, frame: Bytes) -> Reply {
+        let Some(prefix) = peek_request(&frame) else {
+            return Reply::Close(CloseReason::TooShort(frame.len()));
+        };
+        let Some(api) = ApiKey::from_i16(prefix.api_key) else {
+            return Reply::Close(CloseReason::UnknownApi(prefix.api_key));
+        };
+        let Some(range) = supported(api) else {
+            return Reply::Close(CloseReason::NotServed(api));
+        };
+        let version = prefix.api_version;
+        if !range.contains(version) {
+            if api == ApiKey::ApiVersions {
+                // KIP-511: an ApiVersions version the broker does not know is answered with
+                // UNSUPPORTED_VERSION at v0, which every client can read, so it can retry
+                // with a version the broker has.
+                let body = ResponseBody::ApiVersions(api_versions::unsupported_version());
+                return encode(prefix.correlation_id, 0, &body);
+            }
+            return Reply::Close(CloseReason::UnsupportedVersion { api, version });
+        }
+        let request = match decode_request(&frame) {
+            Ok(r) => r,
+            Err(e) => return Reply::Close(CloseReason::Malformed(e)),
+        };
+        let handled: Handled = match request.body {
+            RequestBody::ApiVersions(r) => {
+                ResponseBody::ApiVersions(api_versions::handle(&r, version)).into()
+            }
+            RequestBody::Metadata(r) => {
+                ResponseBody::Metadata(metadata::handle(self, r, version)).into()
+            }
+            RequestBody::Produce(r) => produce::handle(self, r, version),
+            RequestBody::Fetch(r) => {
+                ResponseBody::Fetch(fetch::handle(self, r, version).await).into()
+            }
+            RequestBody::ListOffsets(r) => {
+                ResponseBody::ListOffsets(list_offsets::handle(self, r, version)).into()
+            }
+            RequestBody::CreateTopics(r) => {
+                ResponseBody::CreateTopics(create_topics::handle(self, r, version)).into()
+            }
+            RequestBody::DeleteTopics(r) => {
+                ResponseBody::DeleteTopics(delete_topics::handle(self, r, version)).into()
+            }
+            RequestBody::DeleteRecords(r) => {
+                ResponseBody::DeleteRecords(delete_records::handle(self, r)).into()
+            }
+            RequestBody::CreatePartitions(r) => {
+                ResponseBody::CreatePartitions(create_partitions::handle(self, r)).into()
+            }
+            RequestBody::DescribeConfigs(r) => {
+                ResponseBody::DescribeConfigs(describe_configs::handle(self, r, version)).into()
+            }
+            RequestBody::AlterConfigs(r) => {
+                ResponseBody::AlterConfigs(alter_configs::handle(self, r)).into()
+            }
+            RequestBody::IncrementalAlterConfigs(r) => {
+                ResponseBody::IncrementalAlterConfigs(incremental_alter_configs::handle(self, r))
+                    .into()
+            }
+            RequestBody::DescribeCluster(r) => {
+                ResponseBody::DescribeCluster(describe_cluster::handle(self, &r, version)).into()
+            }
+            // Unreachable while SUPPORTED_APIS and this match agree; closing is the safe answer.
+            _ => Handled::Close(CloseReason::NotServed(api)),
+        };
+        match handled {
+            Handled::Response(body) => encode(prefix.correlation_id, version, &body),
+            Handled::Nothing => Reply::Nothing,
+            Handled::Close(reason) => Reply::Close(reason),
+        }
+    }
+}
+
+fn encode(correlation_id: i32, version: i16, body: &ResponseBody) -> Reply {
+    match encode_response(correlation_id, version, body) {
+        Ok(buf) => Reply::Send(buf.freeze()),
+        Err(e) => {
+            tracing::error!(api = body.api_key().name(), version, error = %e, "cannot encode response");
+            Reply::Close(CloseReason::Encode(e))
+        }
+    }
+}
+
+/// Checks a request's `current_leader_epoch` against the partition's (KIP-320): -1 skips the
+/// check, an older epoch is fenced, a newer one is unknown to this broker.
+pub(crate) fn check_leader_epoch(requested: i32) -> Result<(), ErrorCode> {
+    use std::cmp::Ordering;
+    if requested == -1 {
+        return Ok(());
+    }
+    match requested.cmp(&crate::state::LEADER_EPOCH) {
+        Ordering::Less => Err(ErrorCode::FencedLeaderEpoch),
+        Ordering::Equal => Ok(()),
+        Ordering::Greater => Err(ErrorCode::UnknownLeaderEpoch),
+    }
+}

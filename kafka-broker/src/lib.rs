@@ -1,0 +1,79 @@
+//! The companion broker: a Kafka-compatible broker for tests and local development.
+//!
+//! Start one in a test with `Broker::builder().start().await` (binds `127.0.0.1:0`), talk to
+//! it at [`BrokerHandle::bootstrap`], and stop it with [`BrokerHandle::shutdown`]; or run the
+//! `kafka-broker` binary for a local Kafka. Without a data directory everything lives in
+//! memory; with one, topics and their data survive restarts.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kafka_broker::BrokerError> {
+//! let broker = kafka_broker::Broker::builder().default_partitions(3).start().await?;
+//! println!("bootstrap servers: {}", broker.bootstrap());
+//! broker.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Module map:
+//! - [`config`]: the broker's settings and the topic configs it honours;
+//! - [`state`]: topics, partitions and their logs, and [`BrokerState::handle_frame`], the
+//!   entry point from request bytes to response bytes (what a fuzz target drives);
+//! - `server`: the listener, connections, retention ticker and [`BrokerHandle`];
+//! - `handlers`: one module per API key, each opening with the versions it serves;
+//! - [`log`]: partition storage (in memory, or Kafka's on-disk format).
+
+pub mod config;
+mod handlers;
+pub mod log;
+mod server;
+pub mod state;
+
+pub use config::BrokerConfig;
+pub use handlers::{CloseReason, Reply, SUPPORTED_APIS};
+pub use server::{Broker, BrokerBuilder, BrokerHandle};
+pub use state::BrokerState;
+
+use std::path::PathBuf;
+
+/// Why the broker could not start, persist its metadata or shut down cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    /// A setting is invalid (e.g. an `--advertised` value that is not `HOST:PORT`).
+    #[error("invalid broker setting: {0}")]
+    InvalidConfig(String),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// The socket error.
+        source: std::io::Error,
+    },
+    /// Reading or writing the data directory failed.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A metadata file in the data directory does not parse or contradicts the settings.
+    #[error("data directory {path}: {reason}")]
+    BadMetadata {
+        /// The file involved.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A partition log failed to open, flush or apply retention.
+    #[error("log of {topic}-{partition}: {source}")]
+    Log {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The log error.
+        source: log::LogError,
+    },
+}
