@@ -39,6 +39,12 @@ pub struct BrokerConfig {
     pub log_config: LogConfig,
     /// How often retention runs (Kafka's `log.retention.check.interval.ms`).
     pub retention_check_interval: Duration,
+    /// TLS on the listener; `None`: plaintext.
+    pub tls: Option<crate::TlsConfig>,
+    /// SASL on the listener; `None`: no authentication.
+    pub sasl: Option<crate::SaslConfig>,
+    /// The group coordinator's settings (Kafka's `group.*` and `offsets.*`).
+    pub groups: crate::group::GroupConfig,
 }
 
 impl Default for BrokerConfig {
@@ -54,6 +60,9 @@ impl Default for BrokerConfig {
             socket_request_max_bytes: 100 * 1024 * 1024,
             log_config: LogConfig::default(),
             retention_check_interval: Duration::from_secs(300),
+            tls: None,
+            sasl: None,
+            groups: crate::group::GroupConfig::default(),
         }
     }
 }
@@ -354,7 +363,10 @@ pub(crate) fn broker_configs(
 ) -> Vec<(&'static str, String)> {
     let log = &config.log_config;
     vec![
-        ("advertised.listeners", format!("PLAINTEXT://{advertised}")),
+        (
+            "advertised.listeners",
+            format!("{}://{advertised}", config.security_protocol()),
+        ),
         (
             "auto.create.topics.enable",
             config.auto_create_topics.to_string(),

@@ -18,18 +18,27 @@
 //! - [`config`]: the broker's settings and the topic configs it honours;
 //! - [`state`]: topics, partitions and their logs, and [`BrokerState::handle_frame`], the
 //!   entry point from request bytes to response bytes (what a fuzz target drives);
-//! - `server`: the listener, connections, retention ticker and [`BrokerHandle`];
+//! - `server`: the listener, connections, retention ticker and [`BrokerHandle`]; TLS
+//!   ([`TlsConfig`]) and SASL ([`SaslConfig`]) on the listener;
 //! - `handlers`: one module per API key, each opening with the versions it serves;
-//! - [`log`]: partition storage (in memory, or Kafka's on-disk format).
+//! - [`log`]: partition storage (in memory, or Kafka's on-disk format);
+//! - `producer`: idempotent producers — producer ids and per-partition sequence state;
+//! - [`group`]: the group coordinator — classic consumer groups and committed offsets.
 
 pub mod config;
+pub mod group;
 mod handlers;
 pub mod log;
+mod producer;
 mod server;
 pub mod state;
 
 pub use config::BrokerConfig;
+pub use group::{GroupConfig, GroupState, GroupStatus, GroupWaitTimeout};
 pub use handlers::{CloseReason, Reply, SUPPORTED_APIS};
+pub use server::sasl::{Password, SaslConfig, SaslConfigError, SaslMechanism, SaslUser};
+pub use server::self_signed::SelfSignedTls;
+pub use server::tls::{TlsConfig, TlsError};
 pub use server::{Broker, BrokerBuilder, BrokerHandle};
 pub use state::BrokerState;
 
@@ -66,6 +75,12 @@ pub enum BrokerError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The TLS certificates or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    /// The SASL settings or users file cannot be used.
+    #[error("SASL: {0}")]
+    Sasl(#[from] SaslConfigError),
     /// A partition log failed to open, flush or apply retention.
     #[error("log of {topic}-{partition}: {source}")]
     Log {

@@ -3,13 +3,18 @@
 //! Prints exactly one line, `listening on HOST:PORT`, to stdout once clients can connect
 //! (scripts wait for it); logs go to stderr (`RUST_LOG` sets the level, `info` by default).
 //! SIGINT or SIGTERM shuts the broker down cleanly, flushing every log.
+//!
+//! Security (Kafka's `security.protocol` follows from the flags): `--tls-cert` and
+//! `--tls-key` (or `--tls-self-signed DIR`) make the listener TLS (`SSL`); any `--sasl-*`
+//! flag requires SASL authentication (`SASL_PLAINTEXT`, or `SASL_SSL` with TLS).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use kafka_broker::Broker;
+use kafka_broker::{Broker, SaslMechanism, SelfSignedTls};
 
 /// A Kafka-compatible broker for tests and local development.
 #[derive(Debug, Parser)]
@@ -30,6 +35,53 @@ struct Args {
     /// Address given to clients, if not the listen address.
     #[arg(long, value_name = "HOST:PORT")]
     advertised: Option<String>,
+    /// How long an empty consumer group's first rebalance waits for more members (Kafka's
+    /// group.initial.rebalance.delay.ms, 3000 there).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    group_initial_rebalance_delay_ms: u64,
+    /// Shortest session timeout a group member may ask for (group.min.session.timeout.ms).
+    #[arg(long, default_value_t = 6000, value_name = "MS")]
+    group_min_session_timeout_ms: u64,
+    /// Serve TLS with this certificate chain (PEM, leaf first).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by a CA in this PEM file (mutual TLS).
+    #[arg(long, value_name = "FILE")]
+    tls_client_ca: Option<PathBuf>,
+    /// Serve TLS with a CA and server certificate generated into DIR (ca.pem, server.pem,
+    /// server.key) for localhost and the listen/advertised hosts; reused if already there.
+    /// Clients trust DIR/ca.pem.
+    #[arg(long, value_name = "DIR")]
+    tls_self_signed: Option<PathBuf>,
+    /// Require SASL; users from FILE, one a line: `user=password` (every mechanism) or
+    /// `MECHANISM:user:password` (one), `#` comments. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    sasl_users: Vec<PathBuf>,
+    /// Require SASL; let USER log in with PASSWORD through every enabled mechanism.
+    /// Repeatable. (Visible to other local users in the process list: prefer --sasl-users.)
+    #[arg(long, value_name = "USER:PASSWORD", value_parser = parse_user_password)]
+    sasl_user: Vec<(String, String)>,
+    /// SASL mechanisms offered [default: PLAIN,SCRAM-SHA-256,SCRAM-SHA-512].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    sasl_mechanisms: Vec<SaslMechanism>,
+}
+
+/// `USER:PASSWORD` (split at the first colon); the error never repeats the password.
+fn parse_user_password(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+            Ok((user.to_string(), password.to_string()))
+        }
+        _ => Err("expected USER:PASSWORD, both non-empty".to_string()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -66,10 +118,44 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Install the handlers before announcing readiness: a script may signal as soon as it
     // reads the line, and an unhandled SIGTERM would kill the process without a flush.
     let mut shutdown = ShutdownSignals::install()?;
+    let self_signed = match &args.tls_self_signed {
+        Some(dir) => {
+            let hosts = SelfSignedTls::hosts_for(&args.listen, args.advertised.as_deref());
+            let files = SelfSignedTls::in_dir(dir, &hosts)?;
+            tracing::info!(ca = %files.ca.display(), "TLS with a self-signed certificate; clients trust the CA file");
+            Some(files)
+        }
+        None => None,
+    };
     let mut builder = Broker::builder()
         .listen(args.listen)
         .default_partitions(args.default_partitions)
         .auto_create_topics(args.auto_create_topics);
+    let max_session = builder.config().groups.max_session_timeout;
+    builder = builder
+        .group_initial_rebalance_delay(Duration::from_millis(args.group_initial_rebalance_delay_ms))
+        .group_session_timeout_range(
+            Duration::from_millis(args.group_min_session_timeout_ms),
+            max_session,
+        );
+    if let Some(files) = self_signed {
+        builder = builder.tls(files.cert, files.key);
+    }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        builder = builder.tls(cert, key);
+    }
+    if let Some(ca) = args.tls_client_ca {
+        builder = builder.tls_client_ca(ca);
+    }
+    for file in args.sasl_users {
+        builder = builder.sasl_users_file(file);
+    }
+    for (user, password) in args.sasl_user {
+        builder = builder.sasl_user(user, password);
+    }
+    if !args.sasl_mechanisms.is_empty() {
+        builder = builder.sasl_mechanisms(args.sasl_mechanisms);
+    }
     if let Some(dir) = args.data_dir {
         builder = builder.data_dir(dir);
     }

@@ -5,13 +5,15 @@
 //! registry. Request handlers take a snapshot under a short read lock and then work on the
 //! partitions without the registry lock, so a long fetch never blocks an admin request.
 //!
-//! Lock order: the registry lock, then a partition's log lock, then its waiter list. Nothing
-//! takes the registry lock while holding a log lock, and no lock is held across an `.await`.
+//! Lock order: the registry lock, then a partition's log lock, then its producer state, then
+//! its waiter list. Nothing takes the registry lock while holding a log lock, and no lock is
+//! held across an `.await`.
 //!
 //! With a data directory the registry is persisted by the metadata store after every change,
 //! while the registry's write lock is held, so the file always matches memory.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,7 +24,9 @@ use tokio::sync::Notify;
 
 use crate::BrokerError;
 use crate::config::{self, BrokerConfig, TopicSettings};
+use crate::group::GroupService;
 use crate::log::{FileLog, Log, LogConfig, LogError, MemoryLog};
+use crate::producer::{PartitionProducers, ProducerIdStore};
 use crate::server::metadata_store::{MetadataStore, TopicRecord};
 
 /// The leader epoch of every partition: there is one broker and leadership never moves.
@@ -44,6 +48,11 @@ pub struct BrokerState {
     topics: RwLock<Registry>,
     /// Persists topic metadata when the broker has a data directory.
     store: Option<MetadataStore>,
+    /// Producer ids and transactional-id bindings (InitProducerId).
+    producer_ids: ProducerIdStore,
+    /// The group coordinator: classic groups and committed offsets (behind its own lock, a
+    /// leaf: see `group::service`).
+    groups: GroupService,
 }
 
 #[derive(Debug, Default)]
@@ -89,14 +98,20 @@ pub(crate) struct Partition {
     /// the topic is deleted, so a request holding an older snapshot cannot write into a
     /// directory that a new topic of the same name may be reusing.
     log: Mutex<Option<Box<dyn Log>>>,
+    /// Guards the partition's idempotent-producer state; taken after the log lock, so that a
+    /// check, the append and the record of it are one step.
+    producers: Mutex<PartitionProducers>,
     /// Guards the wakers of fetches parked until this partition gets new data.
     waiters: Mutex<Vec<Arc<Notify>>>,
 }
 
 impl Partition {
-    fn new(log: Box<dyn Log>) -> Self {
+    /// A partition over `log`, with its producer state rebuilt from `dir` and the log.
+    fn new(log: Box<dyn Log>, dir: Option<PathBuf>) -> Self {
+        let producers = PartitionProducers::load(dir, &*log, now_ms());
         Self {
             log: Mutex::new(Some(log)),
+            producers: Mutex::new(producers),
             waiters: Mutex::new(Vec::new()),
         }
     }
@@ -104,6 +119,11 @@ impl Partition {
     /// Locks the log; `None` if the partition's topic has been deleted.
     pub(crate) fn log(&self) -> Option<MappedMutexGuard<'_, dyn Log>> {
         MutexGuard::try_map(self.log.lock(), |l| l.as_deref_mut()).ok()
+    }
+
+    /// Locks the producer state (after the log, if both are needed).
+    pub(crate) fn producers(&self) -> MutexGuard<'_, PartitionProducers> {
+        self.producers.lock()
     }
 
     /// Takes the log out (topic deletion): later requests find the partition gone.
@@ -176,6 +196,8 @@ impl BrokerState {
                 .clone()
                 .unwrap_or_else(|| MetadataStore::encode_uuid(random_uuid())),
         };
+        let producer_ids = ProducerIdStore::open(config.data_dir.as_deref())?;
+        let groups = GroupService::open(config.groups, config.node_id, config.data_dir.as_deref())?;
         let mut state = Self {
             config,
             cluster_id,
@@ -183,6 +205,8 @@ impl BrokerState {
             advertised_port,
             topics: RwLock::new(Registry::default()),
             store,
+            producer_ids,
+            groups,
         };
         state.load_topics()?;
         Ok(state)
@@ -204,7 +228,8 @@ impl BrokerState {
                         partition: p,
                         source,
                     })?;
-                partitions.push(Arc::new(Partition::new(log)));
+                let dir = self.partition_dir(&rec.name, p);
+                partitions.push(Arc::new(Partition::new(log, dir)));
             }
             registry.by_id.insert(rec.id, rec.name.clone());
             let topic = Topic {
@@ -234,6 +259,23 @@ impl BrokerState {
             )?)),
             None => Ok(Box::new(MemoryLog::new(config.clone()))),
         }
+    }
+
+    /// A partition's directory, when the broker has a data directory.
+    fn partition_dir(&self, topic: &str, partition: i32) -> Option<PathBuf> {
+        self.store
+            .as_ref()
+            .map(|s| s.partition_dir(topic, partition))
+    }
+
+    /// The producer-id coordinator.
+    pub(crate) fn producer_ids(&self) -> &ProducerIdStore {
+        &self.producer_ids
+    }
+
+    /// The group coordinator.
+    pub(crate) fn groups(&self) -> &GroupService {
+        &self.groups
     }
 
     /// The settings the broker runs with.
@@ -480,7 +522,7 @@ impl BrokerState {
             // debris of an interrupted deletion or creation, not data to adopt.
             self.remove_partition_dirs(topic, p, p + 1);
             match self.open_log(topic, p, config) {
-                Ok(log) => out.push(Arc::new(Partition::new(log))),
+                Ok(log) => out.push(Arc::new(Partition::new(log, self.partition_dir(topic, p)))),
                 Err(e) => {
                     tracing::error!(topic, partition = p, error = %e, "cannot create partition log");
                     self.remove_partition_dirs(topic, from, p);
@@ -521,6 +563,7 @@ impl BrokerState {
                         tracing::warn!(topic = %topic.name, partition = i, error = %e, "retention failed");
                     }
                 }
+                p.producers().remove_expired(now_ms);
             }
         }
         deleted
@@ -534,7 +577,10 @@ impl BrokerState {
     /// Flushes every partition log and marks it cleanly shut down (the broker is stopping;
     /// appends after this are still allowed and withdraw the mark).
     pub fn close(&self) -> Result<(), BrokerError> {
-        self.each_log(|log| log.close())
+        let closed = self.each_log(|log| log.close());
+        self.save_producer_state();
+        let groups = self.groups.close();
+        closed.and(groups)
     }
 
     /// Runs `f` on every partition log; returns the first failure after trying them all.

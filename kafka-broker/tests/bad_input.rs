@@ -91,8 +91,8 @@ async fn garbage_bodies_unknown_apis_and_versions_close_the_connection() {
         vec![
             0, 0, 0, 2, 0, 0, 0, 3, 0xff, 0xff, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
         ],
-        // A known API the broker does not serve (JoinGroup).
-        vec![0, 11, 0, 5, 0, 0, 0, 4, 0xff, 0xff],
+        // A known API the broker does not serve (DescribeAcls).
+        vec![0, 29, 0, 1, 0, 0, 0, 4, 0xff, 0xff],
     ];
     for f in frames {
         let mut c = Client::connect_raw(tb.bootstrap()).await;

@@ -11,15 +11,31 @@ mod alter_configs;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_groups;
 mod fetch;
+mod find_coordinator;
+mod heartbeat;
 mod incremental_alter_configs;
+mod init_producer_id;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod produce;
+mod sasl_authenticate;
+mod sasl_handshake;
+mod sync_group;
+
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use kafka_protocol::frame::{decode_request, encode_response, peek_request};
@@ -35,17 +51,31 @@ pub const SUPPORTED_APIS: &[(ApiKey, VersionRange)] = &[
     (ApiKey::Fetch, VersionRange { min: 4, max: 17 }),
     (ApiKey::ListOffsets, VersionRange { min: 1, max: 10 }),
     (ApiKey::Metadata, VersionRange { min: 0, max: 12 }),
+    (ApiKey::OffsetCommit, VersionRange { min: 2, max: 9 }),
+    (ApiKey::OffsetFetch, VersionRange { min: 1, max: 9 }),
+    (ApiKey::FindCoordinator, VersionRange { min: 0, max: 6 }),
+    (ApiKey::JoinGroup, VersionRange { min: 0, max: 9 }),
+    (ApiKey::Heartbeat, VersionRange { min: 0, max: 4 }),
+    (ApiKey::LeaveGroup, VersionRange { min: 0, max: 5 }),
+    (ApiKey::SyncGroup, VersionRange { min: 0, max: 5 }),
+    (ApiKey::DescribeGroups, VersionRange { min: 0, max: 5 }),
+    (ApiKey::ListGroups, VersionRange { min: 0, max: 5 }),
+    (ApiKey::SaslHandshake, VersionRange { min: 0, max: 1 }),
     (ApiKey::ApiVersions, VersionRange { min: 0, max: 4 }),
     (ApiKey::CreateTopics, VersionRange { min: 2, max: 7 }),
     (ApiKey::DeleteTopics, VersionRange { min: 1, max: 6 }),
     (ApiKey::DeleteRecords, VersionRange { min: 0, max: 2 }),
+    (ApiKey::InitProducerId, VersionRange { min: 0, max: 5 }),
     (ApiKey::DescribeConfigs, VersionRange { min: 1, max: 4 }),
     (ApiKey::AlterConfigs, VersionRange { min: 0, max: 2 }),
+    (ApiKey::SaslAuthenticate, VersionRange { min: 0, max: 2 }),
     (ApiKey::CreatePartitions, VersionRange { min: 0, max: 3 }),
+    (ApiKey::DeleteGroups, VersionRange { min: 0, max: 2 }),
     (
         ApiKey::IncrementalAlterConfigs,
         VersionRange { min: 0, max: 1 },
     ),
+    (ApiKey::OffsetDelete, VersionRange { min: 0, max: 0 }),
     (ApiKey::DescribeCluster, VersionRange { min: 0, max: 1 }),
 ];
 
@@ -120,6 +150,12 @@ impl BrokerState {
     /// Requests that wait (a fetch with `max_wait_ms`) make this future wait; everything
     /// else completes without blocking.
     pub async fn handle_frame(&self, frame: Bytes) -> Reply {
+        self.handle_frame_from(frame, None).await
+    }
+
+    /// [`handle_frame`](Self::handle_frame) for a request from `peer`: group members are
+    /// described with the address they joined from, as Kafka does.
+    pub async fn handle_frame_from(&self, frame: Bytes, peer: Option<SocketAddr>) -> Reply {
         let Some(prefix) = peek_request(&frame) else {
             return Reply::Close(CloseReason::TooShort(frame.len()));
         };
@@ -167,6 +203,9 @@ impl BrokerState {
             RequestBody::DeleteRecords(r) => {
                 ResponseBody::DeleteRecords(delete_records::handle(self, r)).into()
             }
+            RequestBody::InitProducerId(r) => {
+                ResponseBody::InitProducerId(init_producer_id::handle(self, &r, version)).into()
+            }
             RequestBody::CreatePartitions(r) => {
                 ResponseBody::CreatePartitions(create_partitions::handle(self, r)).into()
             }
@@ -182,6 +221,50 @@ impl BrokerState {
             }
             RequestBody::DescribeCluster(r) => {
                 ResponseBody::DescribeCluster(describe_cluster::handle(self, &r, version)).into()
+            }
+            // Outside a SASL exchange (see `server::sasl::gate` for the exchange itself).
+            RequestBody::SaslHandshake(_) => {
+                ResponseBody::SaslHandshake(sasl_handshake::handle()).into()
+            }
+            RequestBody::SaslAuthenticate(_) => {
+                ResponseBody::SaslAuthenticate(sasl_authenticate::handle()).into()
+            }
+            RequestBody::FindCoordinator(r) => {
+                ResponseBody::FindCoordinator(find_coordinator::handle(self, r, version)).into()
+            }
+            RequestBody::JoinGroup(r) => {
+                let client_id = request.header.client_id.as_deref().unwrap_or_default();
+                // Kafka's `InetAddress.toString` form: "/127.0.0.1".
+                let host = peer.map(|p| format!("/{}", p.ip())).unwrap_or_default();
+                let r = join_group::handle(self, r, version, client_id, &host).await;
+                ResponseBody::JoinGroup(r).into()
+            }
+            RequestBody::SyncGroup(r) => {
+                ResponseBody::SyncGroup(sync_group::handle(self, r).await).into()
+            }
+            RequestBody::Heartbeat(r) => {
+                ResponseBody::Heartbeat(heartbeat::handle(self, &r)).into()
+            }
+            RequestBody::LeaveGroup(r) => {
+                ResponseBody::LeaveGroup(leave_group::handle(self, r, version)).into()
+            }
+            RequestBody::OffsetCommit(r) => {
+                ResponseBody::OffsetCommit(offset_commit::handle(self, r, version)).into()
+            }
+            RequestBody::OffsetFetch(r) => {
+                ResponseBody::OffsetFetch(offset_fetch::handle(self, r, version)).into()
+            }
+            RequestBody::ListGroups(r) => {
+                ResponseBody::ListGroups(list_groups::handle(self, &r, version)).into()
+            }
+            RequestBody::DescribeGroups(r) => {
+                ResponseBody::DescribeGroups(describe_groups::handle(self, r, version)).into()
+            }
+            RequestBody::DeleteGroups(r) => {
+                ResponseBody::DeleteGroups(delete_groups::handle(self, r)).into()
+            }
+            RequestBody::OffsetDelete(r) => {
+                ResponseBody::OffsetDelete(offset_delete::handle(self, r)).into()
             }
             // Unreachable while SUPPORTED_APIS and this match agree; closing is the safe answer.
             _ => Handled::Close(CloseReason::NotServed(api)),

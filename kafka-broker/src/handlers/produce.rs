@@ -14,7 +14,13 @@
 //!   (INVALID_RECORD). Unlike Kafka, a partial batch after the first is refused
 //!   (CORRUPT_MESSAGE) rather than silently dropped.
 //! - Transactional batches get INVALID_TXN_STATE: there is no transaction coordinator, so no
-//!   transaction can be ongoing. Idempotent batches are stored without sequence checks.
+//!   transaction can be ongoing.
+//! - Idempotent batches (a producer id) are checked against the partition's producer state
+//!   after validation, under the log lock (rules in `producer/sequence.rs`): a stale epoch is
+//!   INVALID_PRODUCER_EPOCH, a gap or an old retry OUT_OF_ORDER_SEQUENCE_NUMBER, and nothing
+//!   is appended; a resend of one of the producer's last five batches is not appended again
+//!   and is answered, as Kafka does, with NONE, the original base offset and the original
+//!   batch's max timestamp as `log_append_time`.
 //! - The response carries the base offset, the log-append time when the topic uses
 //!   `LogAppendTime` (else -1), and the log start offset.
 
@@ -33,6 +39,7 @@ use kafka_protocol::records::{RawBatch, ReadOptions, RecordSetReader};
 
 use super::{CloseReason, Handled};
 use crate::log::LogError;
+use crate::producer::sequence::{ProducerBatch, Verdict};
 use crate::state::{BrokerState, LEADER_EPOCH, Topic, now_ms};
 
 /// The most a produced batch may decompress to while being validated: a bound against
@@ -120,8 +127,27 @@ fn produce_partition(
     let partition = topic.partition(pd.index).ok_or(UNKNOWN)?;
     let records = pd.records.unwrap_or_default();
     let batch = validate(&records, version, topic.settings.log.max_message_bytes)?;
+    let idempotent = batch.header().ok().as_ref().and_then(ProducerBatch::of);
     let append_time = topic.settings.log_append_time.then(now_ms);
     let mut log = partition.log().ok_or(UNKNOWN)?;
+    let mut producers = partition.producers();
+    if let Some(b) = &idempotent {
+        match producers.check(b) {
+            Ok(Verdict::Append) => {}
+            Ok(Verdict::Duplicate(dup)) => {
+                tracing::debug!(topic = %topic.name, partition = pd.index, producer_id = b.producer_id, first_seq = b.first_seq, offset = dup.first_offset, "duplicate batch not appended");
+                return Ok(Appended {
+                    base_offset: dup.first_offset,
+                    log_append_time: dup.timestamp,
+                    log_start_offset: log.log_start_offset(),
+                });
+            }
+            Err(e) => {
+                tracing::debug!(topic = %topic.name, partition = pd.index, error = %e, "idempotent batch refused");
+                return Err((e.code(), e.message()));
+            }
+        }
+    }
     let info = log
         .append(&batch.bytes, LEADER_EPOCH, append_time)
         .map_err(|e| {
@@ -134,6 +160,10 @@ fn produce_partition(
                 _ => (ErrorCode::UnknownServerError, "append failed"),
             }
         })?;
+    if let Some(b) = &idempotent {
+        producers.record(b, info.base_offset, info.max_timestamp);
+    }
+    drop(producers);
     let log_start_offset = log.log_start_offset();
     drop(log);
     partition.wake();

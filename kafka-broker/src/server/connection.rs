@@ -5,25 +5,49 @@
 //! pipelining client simply has its later requests wait in the socket buffer. A negative or
 //! oversized size prefix, an I/O error, or a request Kafka would refuse closes this
 //! connection only.
+//!
+//! The stream is TCP or TLS (see `security`). On a SASL listener every frame goes through
+//! the connection's SASL gate until it has authenticated; until then frames are limited to
+//! Kafka's `sasl.server.max.receive.size` (512 KiB), so an anonymous peer cannot make the
+//! broker buffer a 100 MiB request.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kafka_protocol::frame::FrameSplitter;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::sasl::gate::{GateStep, SaslGate};
 use crate::handlers::Reply;
 use crate::state::BrokerState;
 
 /// Bytes reserved ahead of each socket read.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Serves one connection until the peer closes it or it must be closed.
-pub(crate) async fn serve(state: Arc<BrokerState>, mut stream: TcpStream, peer: SocketAddr) {
-    // Responses are written whole; Nagle would only add latency.
-    let _ = stream.set_nodelay(true);
-    let mut frames = FrameSplitter::new(state.config().socket_request_max_bytes);
+/// Largest frame before SASL authentication (Kafka's `sasl.server.max.receive.size`).
+const SASL_MAX_RECEIVE: usize = 512 * 1024;
+
+/// Pause before closing a connection that failed to authenticate (Kafka's
+/// `connection.failed.authentication.delay.ms`), to slow down password guessing.
+const FAILED_AUTH_DELAY: Duration = Duration::from_millis(100);
+
+/// Serves one connection until the peer closes it or it must be closed. `sasl` is the
+/// connection's SASL gate on a SASL listener.
+pub(crate) async fn serve<S>(
+    state: Arc<BrokerState>,
+    mut stream: S,
+    peer: SocketAddr,
+    mut sasl: Option<SaslGate>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let max = state.config().socket_request_max_bytes;
+    let mut frames = FrameSplitter::new(if sasl.is_some() {
+        max.min(SASL_MAX_RECEIVE)
+    } else {
+        max
+    });
     loop {
         let frame = match frames.next_frame() {
             Ok(Some(frame)) => frame,
@@ -47,9 +71,37 @@ pub(crate) async fn serve(state: Arc<BrokerState>, mut stream: TcpStream, peer: 
                 return;
             }
         };
-        match state.handle_frame(frame).await {
+        let step = match sasl.as_mut() {
+            Some(gate) => gate.on_frame(frame),
+            None => GateStep::Serve(frame),
+        };
+        let reply = match step {
+            GateStep::Serve(frame) => state.handle_frame_from(frame, Some(peer)).await,
+            GateStep::Respond(bytes) => {
+                let done = sasl.as_ref().and_then(SaslGate::authenticated);
+                if let Some((user, mechanism)) = done.map(|(u, m)| (u.to_string(), m)) {
+                    tracing::info!(%peer, user, %mechanism, "authenticated");
+                    sasl = None;
+                    // Authenticated: requests may now be as large as any other.
+                    let pending = std::mem::take(frames.buffer());
+                    frames = FrameSplitter::new(max);
+                    *frames.buffer() = pending;
+                }
+                Reply::Send(bytes)
+            }
+            GateStep::Refuse { response, error } => {
+                tracing::info!(%peer, %error, "closing unauthenticated connection");
+                if let Some(bytes) = response {
+                    let _ = write_frame(&mut stream, &bytes).await;
+                }
+                tokio::time::sleep(FAILED_AUTH_DELAY).await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+        };
+        match reply {
             Reply::Send(bytes) => {
-                if let Err(e) = stream.write_all(&bytes).await {
+                if let Err(e) = write_frame(&mut stream, &bytes).await {
                     tracing::debug!(%peer, error = %e, "write failed");
                     return;
                 }
@@ -61,4 +113,10 @@ pub(crate) async fn serve(state: Arc<BrokerState>, mut stream: TcpStream, peer: 
             }
         }
     }
+}
+
+/// Writes one response frame and flushes it (a no-op for TCP; TLS buffers records).
+async fn write_frame<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
 }

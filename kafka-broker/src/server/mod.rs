@@ -4,9 +4,15 @@
 //! [`BrokerBuilder::start`] opens the state (loading a data directory), binds, and spawns
 //! two tasks: the acceptor, which spawns one task per connection, and the retention ticker.
 //! [`BrokerHandle::shutdown`] stops both, closes every connection and flushes every log.
+//! Each accepted connection goes through `security` (TLS, then SASL) on its way to
+//! `connection`.
 
 mod connection;
 pub(crate) mod metadata_store;
+pub(crate) mod sasl;
+mod security;
+pub(crate) mod self_signed;
+pub(crate) mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -101,6 +107,36 @@ impl BrokerBuilder {
         self
     }
 
+    /// Every group coordinator setting at once (see [`GroupConfig`](crate::GroupConfig)).
+    pub fn group_config(mut self, config: crate::GroupConfig) -> Self {
+        self.config.groups = config;
+        self
+    }
+
+    /// How long the first rebalance of an empty group waits for more members (Kafka's
+    /// `group.initial.rebalance.delay.ms`). Kafka defaults to 3 s; this broker to 0, so a
+    /// test's consumers get their assignment at once.
+    pub fn group_initial_rebalance_delay(mut self, delay: Duration) -> Self {
+        self.config.groups.initial_rebalance_delay = delay;
+        self
+    }
+
+    /// The session timeouts group members may ask for (Kafka's
+    /// `group.min.session.timeout.ms` and `group.max.session.timeout.ms`, 6 s and 30 min);
+    /// tests lower the minimum to see members expire quickly.
+    pub fn group_session_timeout_range(mut self, min: Duration, max: Duration) -> Self {
+        self.config.groups.min_session_timeout = min;
+        self.config.groups.max_session_timeout = max;
+        self
+    }
+
+    /// How long committed offsets outlive their group's members (Kafka's
+    /// `offsets.retention.minutes`, 7 days).
+    pub fn offsets_retention(mut self, retention: Duration) -> Self {
+        self.config.groups.offsets_retention = retention;
+        self
+    }
+
     /// The settings so far.
     pub fn config(&self) -> &BrokerConfig {
         &self.config
@@ -118,6 +154,11 @@ impl BrokerBuilder {
         if self.config.retention_check_interval.is_zero() {
             return Err(BrokerError::InvalidConfig(
                 "the retention check interval must be positive".into(),
+            ));
+        }
+        if self.config.groups.min_session_timeout > self.config.groups.max_session_timeout {
+            return Err(BrokerError::InvalidConfig(
+                "the minimum group session timeout exceeds the maximum".into(),
             ));
         }
         self.config
@@ -141,6 +182,8 @@ impl BrokerBuilder {
     /// Opens the state, binds and starts serving.
     pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
         let advertised = self.check()?;
+        let security = security::Security::prepare(&self.config)?;
+        let protocol = self.config.security_protocol();
         let listener = TcpListener::bind(&self.config.listen)
             .await
             .map_err(|source| BrokerError::Bind {
@@ -164,11 +207,18 @@ impl BrokerBuilder {
         });
         let interval = self.config.retention_check_interval;
         let state = Arc::new(BrokerState::open(self.config, host, port)?);
+        // Session and rebalance timeouts; stopped by `BrokerState::close`.
+        state.groups().start_timers();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let acceptor = tokio::spawn(accept(Arc::clone(&state), listener, stop_rx.clone()));
+        let acceptor = tokio::spawn(accept(
+            Arc::clone(&state),
+            listener,
+            security,
+            stop_rx.clone(),
+        ));
         let retention = tokio::spawn(retention(Arc::clone(&state), interval, stop_rx));
         let (h, p) = state.advertised();
-        tracing::info!(%local_addr, advertised = %format!("{h}:{p}"), cluster_id = state.cluster_id(), "broker started");
+        tracing::info!(%local_addr, advertised = %format!("{h}:{p}"), cluster_id = state.cluster_id(), protocol, "broker started");
         Ok(BrokerHandle {
             state,
             local_addr,
@@ -222,6 +272,17 @@ impl BrokerHandle {
         &self.state
     }
 
+    /// Waits until a consumer group is in `state`, for at most `timeout` (see
+    /// [`BrokerState::wait_for_group`] for other conditions).
+    pub async fn wait_for_group_state(
+        &self,
+        group: &str,
+        state: crate::GroupState,
+        timeout: Duration,
+    ) -> Result<crate::GroupStatus, crate::GroupWaitTimeout> {
+        self.state.wait_for_group_state(group, state, timeout).await
+    }
+
     /// Stops accepting, closes every connection, stops retention and flushes every log.
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         let _ = self.stop.send(true);
@@ -253,7 +314,12 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 /// Accepts connections until told to stop; then drops (aborts) every connection task.
-async fn accept(state: Arc<BrokerState>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+async fn accept(
+    state: Arc<BrokerState>,
+    listener: TcpListener,
+    security: security::Security,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -261,7 +327,7 @@ async fn accept(state: Arc<BrokerState>, listener: TcpListener, mut stop: watch:
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::debug!(%peer, "connection accepted");
-                    connections.spawn(connection::serve(Arc::clone(&state), stream, peer));
+                    connections.spawn(security.clone().serve(Arc::clone(&state), stream, peer));
                 }
                 Err(e) => {
                     // Usually out of file descriptors: back off instead of spinning.
