@@ -1,6 +1,7 @@
 """kcat (librdkafka) against the companion broker.
 
-Covers: `-L` metadata (JSON) for an auto-created topic and for the whole cluster; producing
+Covers: `-L` metadata (JSON) for an auto-created topic and for the whole cluster, and for
+an unknown topic on a broker started with `--auto-create-topics false`; producing
 keyed records (`-K:`) with headers (`-H`) under every compression codec
 (`-X compression.codec=none|gzip|snappy|lz4|zstd`), checking the stored batches carry that
 codec (or none, where librdkafka decides from the broker's ApiVersions that it cannot take
@@ -93,7 +94,7 @@ def test_metadata_auto_create():
     topic = "kcat-meta"
     found = None
     for _attempt in range(10):
-        md = metadata("-t", topic, "-X", "allow.auto.create.topics=true")
+        md = metadata("-t", topic)
         topics = [t for t in md.get("topics", []) if t.get("topic") == topic]
         if topics and "error" not in topics[0] and len(topics[0].get("partitions", [])) > 0:
             found = topics[0]
@@ -113,6 +114,26 @@ def test_metadata_auto_create():
     check_broker_list(md)
     names = [t["topic"] for t in md["topics"]]
     assert topic in names, names
+
+
+def test_no_auto_create():
+    """With --auto-create-topics false, an unknown topic is reported as unknown, not created."""
+    b = Broker(auto_create=False, name="broker-no-auto-create")
+    suite.brokers.append(b)
+    try:
+        b.start()
+        out = run([KCAT, "-b", b.bootstrap, "-L", "-J", "-t", "kcat-nope"], 20).stdout.decode()
+        md = json.loads(out)
+        topics = [t for t in md.get("topics", []) if t.get("topic") == "kcat-nope"]
+        assert topics, md
+        assert "unknown" in topics[0].get("error", "").lower(), topics[0]
+        assert not topics[0].get("partitions"), topics[0]
+        out = run([KCAT, "-b", b.bootstrap, "-L", "-J"], 20).stdout.decode()
+        assert "kcat-nope" not in [t["topic"] for t in json.loads(out)["topics"]], out
+    finally:
+        suite.brokers.remove(b)
+        b.stop()
+        b.cleanup()
 
 
 def lines_for(codec, n=PER_CODEC, prefix="key"):
@@ -219,6 +240,7 @@ def main():
     if not suite.check("broker starts", broker.start):
         suite.finish()
     suite.check("metadata -L: auto-created topic, partitions, leader, broker list", test_metadata_auto_create)
+    suite.check("metadata -L: --auto-create-topics false reports the topic unknown", test_no_auto_create)
     for i, codec in enumerate(CODECS):
         suite.check(
             f"produce -K: -H, compression.codec={codec}, consume -o beginning -e",
