@@ -46,6 +46,11 @@ pub(crate) fn coordinator_error(resp: &ResponseBody) -> Option<ErrorCode> {
         ResponseBody::DescribeGroups(r) => {
             r.groups.iter().find_map(|g| coordinator_code(g.error_code))
         }
+        ResponseBody::DeleteGroups(r) => r
+            .results
+            .iter()
+            .find_map(|g| coordinator_code(g.error_code)),
+        ResponseBody::OffsetDelete(r) => coordinator_code(r.error_code),
         _ => None,
     }
 }
@@ -73,6 +78,28 @@ mod tests {
         assert_eq!(
             coordinator_error(&ResponseBody::Metadata(MetadataResponse::default())),
             None
+        );
+        let od = ResponseBody::OffsetDelete(
+            kafka_protocol::messages::offset_delete_response::OffsetDeleteResponse {
+                error_code: ErrorCode::NotCoordinator.code(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(coordinator_error(&od), Some(ErrorCode::NotCoordinator));
+        let dg = ResponseBody::DeleteGroups(
+            kafka_protocol::messages::delete_groups_response::DeleteGroupsResponse {
+                results: vec![
+                    kafka_protocol::messages::delete_groups_response::DeletableGroupResult {
+                        error_code: ErrorCode::CoordinatorLoadInProgress.code(),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            coordinator_error(&dg),
+            Some(ErrorCode::CoordinatorLoadInProgress)
         );
     }
 }
