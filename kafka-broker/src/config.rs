@@ -148,6 +148,13 @@ pub(crate) const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         doc: "CreateTime keeps the producer's timestamps; LogAppendTime stamps the append time.",
     },
     TopicConfigDef {
+        name: "min.insync.replicas",
+        broker_name: "min.insync.replicas",
+        kind: Kind::Int { min: 1 },
+        config_type: config_type::INT,
+        doc: "Fewest in-sync replicas an acks=all produce needs (NOT_ENOUGH_REPLICAS below it).",
+    },
+    TopicConfigDef {
         name: "retention.bytes",
         broker_name: "log.retention.bytes",
         kind: Kind::Long { min: i64::MIN },
@@ -260,6 +267,8 @@ pub(crate) struct TopicSettings {
     pub log: LogConfig,
     /// `message.timestamp.type=LogAppendTime`.
     pub log_append_time: bool,
+    /// `min.insync.replicas`: the in-sync replicas an acks=all produce needs.
+    pub min_insync_replicas: i32,
 }
 
 impl TopicSettings {
@@ -268,6 +277,7 @@ impl TopicSettings {
     pub fn resolve(defaults: &LogConfig, overrides: &BTreeMap<String, String>) -> Self {
         let mut log = defaults.clone();
         let mut log_append_time = false;
+        let mut min_insync_replicas = 1;
         for (name, value) in overrides {
             let long = value.parse::<i64>().ok();
             match (name.as_str(), long) {
@@ -279,12 +289,16 @@ impl TopicSettings {
                     log.max_message_bytes = u64::try_from(v).unwrap_or(0);
                 }
                 ("message.timestamp.type", _) => log_append_time = value == "LogAppendTime",
+                ("min.insync.replicas", Some(v)) => {
+                    min_insync_replicas = i32::try_from(v).unwrap_or(i32::MAX);
+                }
                 _ => {}
             }
         }
         Self {
             log,
             log_append_time,
+            min_insync_replicas,
         }
     }
 }
@@ -298,6 +312,7 @@ pub(crate) fn default_value(def: &TopicConfigDef, defaults: &LogConfig) -> Strin
         "segment.bytes" => defaults.segment_bytes.to_string(),
         "max.message.bytes" => defaults.max_message_bytes.to_string(),
         "message.timestamp.type" => "CreateTime".to_string(),
+        "min.insync.replicas" => "1".to_string(),
         _ => "delete".to_string(),
     }
 }
@@ -447,7 +462,7 @@ mod tests {
         );
         assert!(validate("cleanup.policy", Some("compact")).is_err());
         assert!(matches!(
-            validate("min.insync.replicas", Some("1")),
+            validate("unclean.leader.election.enable", Some("true")),
             Err(ConfigError::Unknown(_))
         ));
         assert!(matches!(

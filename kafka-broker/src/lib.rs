@@ -14,6 +14,22 @@
 //! # }
 //! ```
 //!
+//! Several brokers replicating each other, with faults to inject, start with
+//! [`Cluster::builder`] (see [`cluster`]):
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! let cluster = kafka_broker::Cluster::builder().brokers(3).start().await?;
+//! println!("bootstrap servers: {}", cluster.bootstrap());
+//! cluster.stop_broker(1).await?;
+//! cluster.start_broker(1).await?;
+//! cluster.wait_for_isr("t", 0, &[0, 1, 2], Duration::from_secs(10)).await?;
+//! cluster.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Module map:
 //! - [`config`]: the broker's settings and the topic configs it honours;
 //! - [`state`]: topics, partitions and their logs, and [`BrokerState::handle_frame`], the
@@ -23,8 +39,11 @@
 //! - `handlers`: one module per API key, each opening with the versions it serves;
 //! - [`log`]: partition storage (in memory, or Kafka's on-disk format);
 //! - `producer`: idempotent producers — producer ids and per-partition sequence state;
-//! - [`group`]: the group coordinator — classic consumer groups and committed offsets.
+//! - [`group`]: the group coordinator — classic consumer groups and committed offsets;
+//! - [`cluster`]: several brokers in one process — the shared controller, replication,
+//!   fault injection, `--as-version`, the HTTP/JSON control endpoint and wait-for hooks.
 
+pub mod cluster;
 pub mod config;
 pub mod group;
 mod handlers;
@@ -33,6 +52,10 @@ mod producer;
 mod server;
 pub mod state;
 
+pub use cluster::{
+    BrokerInfo, Cluster, ClusterBuilder, ClusterError, ClusterHandle, Fault, FaultAction,
+    FaultScope, KafkaRelease, PartitionInfo, PartitionWaitTimeout,
+};
 pub use config::BrokerConfig;
 pub use group::{GroupConfig, GroupState, GroupStatus, GroupWaitTimeout};
 pub use handlers::{CloseReason, Reply, SUPPORTED_APIS};

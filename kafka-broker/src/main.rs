@@ -1,8 +1,16 @@
 //! `kafka-broker`: run the companion broker as a local Kafka.
 //!
-//! Prints exactly one line, `listening on HOST:PORT`, to stdout once clients can connect
-//! (scripts wait for it); logs go to stderr (`RUST_LOG` sets the level, `info` by default).
-//! SIGINT or SIGTERM shuts the broker down cleanly, flushing every log.
+//! Prints `listening on HOST:PORT` to stdout once clients can connect (scripts wait for it;
+//! with `--brokers N` the line lists every broker, `HOST:PORT,HOST:PORT,...`, which is a
+//! bootstrap list); with `--control-listen` the line `control endpoint at HOST:PORT` comes
+//! just before it. Logs go to stderr (`RUST_LOG` sets the level, `info` by default). SIGINT
+//! or SIGTERM shuts the brokers down cleanly, flushing every log.
+//!
+//! Several brokers (`--brokers N`) replicate each other in one process (see the library's
+//! `cluster` module): with `--listen HOST:PORT` broker `i` takes port `PORT + i` (port 0: each
+//! gets a free one), data goes to `DATA_DIR/node-<i>/`. `--control-listen` serves the
+//! HTTP/JSON control endpoint (faults, broker stop/start, waits); `--as-version 2.8`
+//! advertises the API versions of that Kafka release.
 //!
 //! Security (Kafka's `security.protocol` follows from the flags): `--tls-cert` and
 //! `--tls-key` (or `--tls-self-signed DIR`) make the listener TLS (`SSL`); any `--sasl-*`
@@ -14,7 +22,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use kafka_broker::{Broker, SaslMechanism, SelfSignedTls};
+use kafka_broker::{Cluster, SaslMechanism, SelfSignedTls};
 
 /// A Kafka-compatible broker for tests and local development.
 #[derive(Debug, Parser)]
@@ -32,9 +40,25 @@ struct Args {
     /// Create unknown topics when clients ask for their metadata.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "true|false")]
     auto_create_topics: bool,
-    /// Address given to clients, if not the listen address.
+    /// Address given to clients, if not the listen address (broker `i` of several: port + i).
     #[arg(long, value_name = "HOST:PORT")]
     advertised: Option<String>,
+    /// Run N brokers in this process, replicating each other (node ids 0..N-1).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    brokers: usize,
+    /// Replicas of auto-created topics and of CreateTopics with replication factor -1
+    /// (Kafka's default.replication.factor) [default: min(3, brokers)].
+    #[arg(long, value_name = "N")]
+    default_replication_factor: Option<i32>,
+    /// How long a follower may lag before it leaves the ISR (replica.lag.time.max.ms).
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    replica_lag_time_max_ms: u64,
+    /// Serve the HTTP/JSON control endpoint (faults, broker stop/start, waits) here.
+    #[arg(long, value_name = "HOST:PORT")]
+    control_listen: Option<String>,
+    /// Advertise the API versions of this Kafka release (2.8, 3.0, 3.5, 3.7, 3.9).
+    #[arg(long, value_name = "RELEASE")]
+    as_version: Option<String>,
     /// How long an empty consumer group's first rebalance waits for more members (Kafka's
     /// group.initial.rebalance.delay.ms, 3000 there).
     #[arg(long, default_value_t = 0, value_name = "MS")]
@@ -127,7 +151,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => None,
     };
-    let mut builder = Broker::builder()
+    let mut builder = kafka_broker::Broker::builder()
         .listen(args.listen)
         .default_partitions(args.default_partitions)
         .auto_create_topics(args.auto_create_topics);
@@ -162,15 +186,31 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(addr) = args.advertised {
         builder = builder.advertised(addr);
     }
-    let broker = builder.start().await?;
+    let mut cluster = Cluster::builder()
+        .broker_config(|_| builder)
+        .brokers(args.brokers)
+        .replica_lag_time_max(Duration::from_millis(args.replica_lag_time_max_ms));
+    if let Some(rf) = args.default_replication_factor {
+        cluster = cluster.default_replication_factor(rf);
+    }
+    if let Some(addr) = args.control_listen {
+        cluster = cluster.control_listen(addr);
+    }
+    if let Some(release) = args.as_version {
+        cluster = cluster.as_version(release);
+    }
+    let cluster = cluster.start().await?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}", broker.local_addr())?;
+        if let Some(addr) = cluster.control_addr() {
+            writeln!(out, "control endpoint at {addr}")?;
+        }
+        writeln!(out, "listening on {}", cluster.bootstrap())?;
         out.flush()?;
     }
     shutdown.wait().await;
     tracing::info!("shutting down");
-    broker.shutdown().await?;
+    cluster.shutdown().await?;
     Ok(())
 }
 

@@ -11,6 +11,12 @@
 //!
 //! With a data directory the registry is persisted by the metadata store after every change,
 //! while the registry's write lock is held, so the file always matches memory.
+//!
+//! Admin changes go through the cluster controller (`cluster`), which applies them to every
+//! broker's registry (the `*_local` methods); a partition's leader, ISR and high watermark
+//! live there too. A broker holds a log only for the partitions it has a replica of; its
+//! other partitions are placeholders without a log (their requests are refused as not led
+//! here before any log is looked at). See `cluster` for the lock order across brokers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -23,14 +29,12 @@ use parking_lot::{MappedMutexGuard, Mutex, MutexGuard, RwLock};
 use tokio::sync::Notify;
 
 use crate::BrokerError;
+use crate::cluster::ClusterController;
 use crate::config::{self, BrokerConfig, TopicSettings};
 use crate::group::GroupService;
 use crate::log::{FileLog, Log, LogConfig, LogError, MemoryLog};
 use crate::producer::{PartitionProducers, ProducerIdStore};
 use crate::server::metadata_store::{MetadataStore, TopicRecord};
-
-/// The leader epoch of every partition: there is one broker and leadership never moves.
-pub(crate) const LEADER_EPOCH: i32 = 0;
 
 /// Everything a broker knows: what request handlers read and change.
 ///
@@ -48,11 +52,24 @@ pub struct BrokerState {
     topics: RwLock<Registry>,
     /// Persists topic metadata when the broker has a data directory.
     store: Option<MetadataStore>,
-    /// Producer ids and transactional-id bindings (InitProducerId).
-    producer_ids: ProducerIdStore,
+    /// Producer ids and transactional-id bindings (InitProducerId); shared by the brokers
+    /// of a cluster, so ids are unique cluster-wide.
+    producer_ids: Arc<ProducerIdStore>,
     /// The group coordinator: classic groups and committed offsets (behind its own lock, a
-    /// leaf: see `group::service`).
-    groups: GroupService,
+    /// leaf: see `group::service`). Shared by the brokers of a cluster, each answering for
+    /// the groups routed to it (`cluster`).
+    groups: Arc<GroupService>,
+    /// The cluster controller: assignments, leaders, ISRs, high watermarks, liveness,
+    /// faults. A broker started alone has one of its own.
+    cluster: Arc<ClusterController>,
+}
+
+/// What the brokers of a cluster share, handed to each broker's state when it opens.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeShared {
+    pub cluster: Arc<ClusterController>,
+    pub producer_ids: Arc<ProducerIdStore>,
+    pub groups: Arc<GroupService>,
 }
 
 #[derive(Debug, Default)]
@@ -106,6 +123,15 @@ pub(crate) struct Partition {
 }
 
 impl Partition {
+    /// A partition this broker has no replica of: no log (see the module docs).
+    fn absent() -> Self {
+        Self {
+            log: Mutex::new(None),
+            producers: Mutex::new(PartitionProducers::load(None, &MemoryLog::default(), 0)),
+            waiters: Mutex::new(Vec::new()),
+        }
+    }
+
     /// A partition over `log`, with its producer state rebuilt from `dir` and the log.
     fn new(log: Box<dyn Log>, dir: Option<PathBuf>) -> Self {
         let producers = PartitionProducers::load(dir, &*log, now_ms());
@@ -175,6 +201,23 @@ pub(crate) struct NewTopic {
     pub partitions: i32,
     /// Already validated.
     pub overrides: BTreeMap<String, String>,
+    /// Replicas per partition; -1 for the cluster's default.
+    pub replication_factor: i32,
+    /// Replicas of each partition, when the request assigns them (already validated).
+    pub assignment: Option<Vec<Vec<i32>>>,
+}
+
+impl NewTopic {
+    /// A topic with the cluster's default replication factor and placement.
+    pub(crate) fn new(name: String, partitions: i32, overrides: BTreeMap<String, String>) -> Self {
+        Self {
+            name,
+            partitions,
+            overrides,
+            replication_factor: -1,
+            assignment: None,
+        }
+    }
 }
 
 impl BrokerState {
@@ -184,6 +227,17 @@ impl BrokerState {
         config: BrokerConfig,
         advertised_host: String,
         advertised_port: i32,
+    ) -> Result<Self, BrokerError> {
+        Self::open_node(config, advertised_host, advertised_port, None)
+    }
+
+    /// [`open`](Self::open) as one broker of a cluster, with what the brokers share; alone
+    /// (`shared` is `None`) the broker gets a controller, producer ids and groups of its own.
+    pub(crate) fn open_node(
+        config: BrokerConfig,
+        advertised_host: String,
+        advertised_port: i32,
+        shared: Option<NodeShared>,
     ) -> Result<Self, BrokerError> {
         let store = match &config.data_dir {
             Some(dir) => Some(MetadataStore::open(dir)?),
@@ -196,8 +250,24 @@ impl BrokerState {
                 .clone()
                 .unwrap_or_else(|| MetadataStore::encode_uuid(random_uuid())),
         };
-        let producer_ids = ProducerIdStore::open(config.data_dir.as_deref())?;
-        let groups = GroupService::open(config.groups, config.node_id, config.data_dir.as_deref())?;
+        let lone = shared.is_none();
+        let shared = match shared {
+            Some(shared) => shared,
+            None => NodeShared {
+                cluster: ClusterController::single(config.node_id),
+                producer_ids: Arc::new(ProducerIdStore::open(config.data_dir.as_deref())?),
+                groups: Arc::new(GroupService::open(
+                    config.groups,
+                    config.node_id,
+                    config.data_dir.as_deref(),
+                )?),
+            },
+        };
+        let NodeShared {
+            cluster,
+            producer_ids,
+            groups,
+        } = shared;
         let mut state = Self {
             config,
             cluster_id,
@@ -207,8 +277,12 @@ impl BrokerState {
             store,
             producer_ids,
             groups,
+            cluster,
         };
         state.load_topics()?;
+        if lone {
+            state.cluster.recover_watermarks(Some(&state));
+        }
         Ok(state)
     }
 
@@ -219,8 +293,13 @@ impl BrokerState {
         let mut registry = Registry::default();
         for rec in store.load_topics()? {
             let settings = TopicSettings::resolve(&self.config.log_config, &rec.configs);
+            self.cluster.adopt_topic(&rec.name, rec.id, rec.partitions);
             let mut partitions = Vec::new();
             for p in 0..rec.partitions {
+                if !self.cluster.hosts(&rec.name, p, self.config.node_id) {
+                    partitions.push(Arc::new(Partition::absent()));
+                    continue;
+                }
                 let log = self
                     .open_log(&rec.name, p, &settings.log)
                     .map_err(|source| BrokerError::Log {
@@ -278,6 +357,11 @@ impl BrokerState {
         &self.groups
     }
 
+    /// The cluster controller.
+    pub(crate) fn cluster(&self) -> &Arc<ClusterController> {
+        &self.cluster
+    }
+
     /// The settings the broker runs with.
     pub fn config(&self) -> &BrokerConfig {
         &self.config
@@ -316,10 +400,46 @@ impl BrokerState {
         all
     }
 
-    /// Creates a topic (or, with `validate_only`, checks that it could be created).
+    /// Creates a topic on every broker (or, with `validate_only`, checks that it could be
+    /// created), through the cluster controller.
     pub(crate) fn create_topic(
         &self,
         new: NewTopic,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, AdminError> {
+        Arc::clone(&self.cluster).create_topic(self, new, validate_only)
+    }
+
+    /// Deletes a topic on every broker, through the cluster controller.
+    pub(crate) fn delete_topic(&self, name: &str) -> Result<Arc<Topic>, AdminError> {
+        self.cluster.delete_topic(self, name)
+    }
+
+    /// Raises a topic's partition count on every broker, through the cluster controller.
+    pub(crate) fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), AdminError> {
+        Arc::clone(&self.cluster).create_partitions(self, name, count, validate_only)
+    }
+
+    /// Replaces a topic's configs on every broker, through the cluster controller.
+    pub(crate) fn set_topic_configs(
+        &self,
+        name: &str,
+        overrides: BTreeMap<String, String>,
+    ) -> Result<(), AdminError> {
+        self.cluster.set_topic_configs(self, name, overrides)
+    }
+
+    /// Creates a topic in this broker's registry (with id `id`, else a new one), opening
+    /// logs for the partitions it holds replicas of; or with `validate_only`, checks it.
+    pub(crate) fn create_topic_local(
+        &self,
+        new: NewTopic,
+        id: Option<Uuid>,
         validate_only: bool,
     ) -> Result<Arc<Topic>, AdminError> {
         config::validate_topic_name(&new.name)
@@ -353,10 +473,16 @@ impl BrokerState {
             ));
         }
         let settings = TopicSettings::resolve(&self.config.log_config, &new.overrides);
-        let mut id = random_uuid();
-        while reg.by_id.contains_key(&id) {
-            id = random_uuid();
-        }
+        let id = match id {
+            Some(id) => id,
+            None => {
+                let mut id = random_uuid();
+                while reg.by_id.contains_key(&id) {
+                    id = random_uuid();
+                }
+                id
+            }
+        };
         if validate_only {
             return Ok(Arc::new(Topic {
                 name: new.name,
@@ -385,8 +511,8 @@ impl BrokerState {
         Ok(topic)
     }
 
-    /// Deletes a topic, its partitions and their data.
-    pub(crate) fn delete_topic(&self, name: &str) -> Result<Arc<Topic>, AdminError> {
+    /// Deletes a topic, its partitions and their data from this broker.
+    pub(crate) fn delete_topic_local(&self, name: &str) -> Result<Arc<Topic>, AdminError> {
         let mut reg = self.topics.write();
         let Some(topic) = reg.by_name.get(name).cloned() else {
             return Err(AdminError::new(
@@ -410,11 +536,13 @@ impl BrokerState {
         // Still under the registry lock: a topic of the same name cannot be created (and
         // open these directories) until they are gone.
         self.remove_partition_dirs(name, 0, topic.partition_count());
+        // Also under the registry lock, so a re-created topic never sees the old offsets.
+        self.groups.topic_deleted(name);
         Ok(topic)
     }
 
-    /// Raises a topic's partition count to `count`.
-    pub(crate) fn create_partitions(
+    /// Raises a topic's partition count to `count` in this broker's registry.
+    pub(crate) fn create_partitions_local(
         &self,
         name: &str,
         count: i32,
@@ -467,8 +595,9 @@ impl BrokerState {
             .inspect_err(|_| self.remove_partition_dirs(name, current, count))
     }
 
-    /// Replaces a topic's config overrides (already validated) and reconfigures its logs.
-    pub(crate) fn set_topic_configs(
+    /// Replaces a topic's config overrides (already validated) and reconfigures its logs,
+    /// in this broker's registry.
+    pub(crate) fn set_topic_configs_local(
         &self,
         name: &str,
         overrides: BTreeMap<String, String>,
@@ -521,6 +650,10 @@ impl BrokerState {
             // The registry says this partition does not exist: a directory of that name is
             // debris of an interrupted deletion or creation, not data to adopt.
             self.remove_partition_dirs(topic, p, p + 1);
+            if !self.cluster.hosts(topic, p, self.config.node_id) {
+                out.push(Arc::new(Partition::absent()));
+                continue;
+            }
             match self.open_log(topic, p, config) {
                 Ok(log) => out.push(Arc::new(Partition::new(log, self.partition_dir(topic, p)))),
                 Err(e) => {
@@ -678,11 +811,7 @@ mod tests {
     #[test]
     fn create_delete_and_grow() {
         let s = state();
-        let new = |name: &str, partitions| NewTopic {
-            name: name.into(),
-            partitions,
-            overrides: BTreeMap::new(),
-        };
+        let new = |name: &str, partitions| NewTopic::new(name.into(), partitions, BTreeMap::new());
         let t = s.create_topic(new("a.b", 2), false).unwrap();
         assert_eq!(s.topic_by_id(t.id).unwrap().name, "a.b");
         let e = s.create_topic(new("a.b", 1), false).unwrap_err();

@@ -12,6 +12,7 @@ use kafka_broker::GroupState;
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::consumer_protocol_subscription::ConsumerProtocolSubscription;
 use kafka_protocol::messages::delete_groups_request::DeleteGroupsRequest;
+use kafka_protocol::messages::delete_topics_request::DeleteTopicsRequest;
 use kafka_protocol::messages::join_group_request::{JoinGroupRequest, JoinGroupRequestProtocol};
 use kafka_protocol::messages::leave_group_request::{LeaveGroupRequest, MemberIdentity};
 use kafka_protocol::messages::list_groups_request::ListGroupsRequest;
@@ -371,14 +372,9 @@ async fn offset_delete_and_delete_groups() {
             .iter()
             .map(|t| OffsetDeleteRequestTopic {
                 name: (*t).into(),
-                partitions: vec![OffsetDeleteRequestPartition {
-                    partition_index: 0,
-                    ..Default::default()
-                }],
-                ..Default::default()
+                partitions: vec![OffsetDeleteRequestPartition { partition_index: 0 }],
             })
             .collect(),
-        ..Default::default()
     };
     let r = c
         .call(0, delete(&[&subscribed, &other, "missing-topic"]))
@@ -431,6 +427,37 @@ async fn offset_delete_and_delete_groups() {
     let r = c.call(0, delete(&[&subscribed])).await;
     assert_eq!(r.error_code, ErrorCode::GroupIdNotFound.code());
     assert!(r.topics.is_empty());
+}
+
+#[tokio::test]
+async fn deleting_a_topic_deletes_its_committed_offsets() {
+    let tb = TestBroker::start().await;
+    let mut c = tb.connect().await;
+    let topic = unique_topic("short-lived");
+    create_topic(&mut c, &topic, 1, &[]).await;
+    let group = unique_topic("short-lived-group");
+    assert_eq!(
+        commit(&mut c, 9, &group, SIMPLE, &[(&topic, 0, 3)]).await,
+        vec![0]
+    );
+    let r = c
+        .call(
+            5,
+            DeleteTopicsRequest {
+                topic_names: vec![topic.as_str().into()],
+                timeout_ms: 30_000,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(r.responses[0].error_code, 0);
+    create_topic(&mut c, &topic, 1, &[]).await;
+    let (rows, _) = fetch(&mut c, 9, &group, Some(&[(&topic, 0)])).await;
+    assert_eq!(
+        rows,
+        vec![row(&topic, 0, -1)],
+        "the re-created topic starts afresh"
+    );
 }
 
 #[tokio::test]

@@ -9,10 +9,10 @@
 //! PreparingRebalance again on the next change. Deleting an empty group makes it Dead.
 //!
 //! Inputs are method calls with the current time in milliseconds; parked requests are named
-//! by a [`Ticket`], and every answer to one is pushed to an outbox of [`Completion`]s that
-//! the caller routes. Requests answered at once are in the outbox too, so a caller always
-//! looks in one place. Timers are deadlines the caller honours by calling [`ClassicGroup::tick`]
-//! at [`ClassicGroup::next_deadline`]:
+//! by a [`Ticket`](super::member::Ticket), and every answer to one is pushed to an outbox of
+//! [`Completion`]s that the caller routes. Requests answered at once are in the outbox too,
+//! so a caller always looks in one place. Timers are deadlines the caller honours by calling
+//! [`ClassicGroup::tick`] at [`ClassicGroup::next_deadline`]:
 //! - each member's session: a member that neither heartbeats nor has a request parked is
 //!   removed when it expires (members parked in JoinGroup or SyncGroup are waiting on the
 //!   group, so their sessions only restart once answered);

@@ -1,7 +1,7 @@
 //! The classic group state machine under simulated time: join and sync with one to four
 //! members, leader election, session expiry, the rebalance and pending-sync timeouts, the
-//! initial rebalance delay, static members (rejoin without rebalance, fencing), protocol
-//! selection, LeaveGroup and the group size limit.
+//! initial rebalance delay, protocol selection, LeaveGroup and the group size limit. Static
+//! members are in `classic_static_tests`, on the same harness.
 
 use std::time::Duration;
 
@@ -14,18 +14,18 @@ use super::member::{Protocol, Ticket};
 use super::requests::{Completion, JoinArgs, JoinResult, LeavingMember, SyncArgs, SyncResult};
 use super::{GroupConfig, GroupState};
 
-const SESSION: i64 = 10_000;
-const REBALANCE: i64 = 30_000;
+pub(super) const SESSION: i64 = 10_000;
+pub(super) const REBALANCE: i64 = 30_000;
 
 /// A group, a simulated clock and the outbox.
-struct Harness {
-    group: ClassicGroup,
-    now: i64,
+pub(super) struct Harness {
+    pub(super) group: ClassicGroup,
+    pub(super) now: i64,
     next_ticket: Ticket,
-    out: Vec<Completion>,
+    pub(super) out: Vec<Completion>,
 }
 
-fn config(delay_ms: u64) -> GroupConfig {
+pub(super) fn config(delay_ms: u64) -> GroupConfig {
     GroupConfig {
         initial_rebalance_delay: Duration::from_millis(delay_ms),
         ..GroupConfig::default()
@@ -43,7 +43,7 @@ pub(super) fn subscription(topics: &[&str]) -> Bytes {
     Bytes::from(out)
 }
 
-fn protocols(names: &[&str]) -> Vec<Protocol> {
+pub(super) fn protocols(names: &[&str]) -> Vec<Protocol> {
     names
         .iter()
         .map(|n| Protocol {
@@ -54,7 +54,7 @@ fn protocols(names: &[&str]) -> Vec<Protocol> {
 }
 
 /// A JoinGroup as a v9 client sends it.
-fn join_args(member_id: &str, instance: Option<&str>) -> JoinArgs {
+pub(super) fn join_args(member_id: &str, instance: Option<&str>) -> JoinArgs {
     JoinArgs {
         member_id: member_id.into(),
         instance_id: instance.map(Into::into),
@@ -70,7 +70,7 @@ fn join_args(member_id: &str, instance: Option<&str>) -> JoinArgs {
 }
 
 impl Harness {
-    fn new(config: GroupConfig) -> Self {
+    pub(super) fn new(config: GroupConfig) -> Self {
         Self {
             group: ClassicGroup::new("g", 0, &config),
             now: 0,
@@ -84,20 +84,20 @@ impl Harness {
         self.next_ticket
     }
 
-    fn join(&mut self, args: JoinArgs) -> Ticket {
+    pub(super) fn join(&mut self, args: JoinArgs) -> Ticket {
         let t = self.ticket();
         self.group.join(self.now, t, args, &mut self.out);
         t
     }
 
-    fn sync(&mut self, args: SyncArgs) -> Ticket {
+    pub(super) fn sync(&mut self, args: SyncArgs) -> Ticket {
         let t = self.ticket();
         self.group.sync(self.now, t, args, &mut self.out);
         t
     }
 
     /// The answer to a JoinGroup, if it has come.
-    fn joined(&mut self, ticket: Ticket) -> Option<JoinResult> {
+    pub(super) fn joined(&mut self, ticket: Ticket) -> Option<JoinResult> {
         let i = self
             .out
             .iter()
@@ -108,7 +108,7 @@ impl Harness {
         }
     }
 
-    fn synced(&mut self, ticket: Ticket) -> Option<SyncResult> {
+    pub(super) fn synced(&mut self, ticket: Ticket) -> Option<SyncResult> {
         let i = self
             .out
             .iter()
@@ -120,7 +120,7 @@ impl Harness {
     }
 
     /// Moves the clock to `now + ms`, firing every timer on the way at its own time.
-    fn advance(&mut self, ms: i64) {
+    pub(super) fn advance(&mut self, ms: i64) {
         let target = self.now + ms;
         while let Some(d) = self.group.next_deadline().filter(|d| *d <= target) {
             self.now = self.now.max(d);
@@ -144,7 +144,7 @@ impl Harness {
         self.group.heartbeat(self.now, id, None, generation)
     }
 
-    fn leader_sync(&mut self, leader: &str, members: &[String]) -> Ticket {
+    pub(super) fn leader_sync(&mut self, leader: &str, members: &[String]) -> Ticket {
         let assignments = members
             .iter()
             .map(|m| (m.clone(), Bytes::from(format!("assigned to {m}"))))
@@ -157,7 +157,7 @@ impl Harness {
         })
     }
 
-    fn follower_sync(&mut self, id: &str) -> Ticket {
+    pub(super) fn follower_sync(&mut self, id: &str) -> Ticket {
         self.sync(SyncArgs {
             member_id: id.into(),
             generation_id: self.group.generation,
@@ -590,165 +590,6 @@ fn inconsistent_protocols_are_refused() {
     let t = h.join(join_args("client-unknown", None));
     assert_eq!(h.joined(t).unwrap().error, ErrorCode::UnknownMemberId);
     assert_eq!(h.group.status().members, ids);
-}
-
-/// A static member's JoinGroup: both members offer range and roundrobin (range chosen).
-fn static_args(member_id: &str, instance: &str) -> JoinArgs {
-    JoinArgs {
-        protocols: protocols(&["range", "roundrobin"]),
-        ..join_args(member_id, Some(instance))
-    }
-}
-
-/// Two static members, Stable: returns (leader id, follower id).
-fn static_group(h: &mut Harness) -> (String, String) {
-    let ta = h.join(static_args("", "a"));
-    let ra = h
-        .joined(ta)
-        .expect("a static member joins at once (no MEMBER_ID_REQUIRED)");
-    assert!(ra.member_id.starts_with("a-"));
-    let a = ra.member_id;
-    let sa = h.leader_sync(&a, std::slice::from_ref(&a));
-    assert!(h.synced(sa).is_some());
-    let tb = h.join(static_args("", "b"));
-    let b = h.group.static_member_id("b").unwrap().to_string();
-    let ta = h.join(static_args(&a, "a"));
-    let (ra, rb) = (h.joined(ta).unwrap(), h.joined(tb).unwrap());
-    assert_eq!(
-        (ra.leader.as_str(), rb.member_id.as_str()),
-        (a.as_str(), b.as_str())
-    );
-    let sb = h.follower_sync(&b);
-    let sa = h.leader_sync(&a, &[a.clone(), b.clone()]);
-    assert!(h.synced(sa).is_some() && h.synced(sb).is_some());
-    assert_eq!(h.group.state, GroupState::Stable);
-    (a, b)
-}
-
-#[test]
-fn a_static_member_rejoins_without_a_rebalance() {
-    let mut h = Harness::new(config(0));
-    let (a, b) = static_group(&mut h);
-    let g = h.group.generation;
-    // b restarts: same instance id, no member id, same protocols.
-    let t = h.join(static_args("", "b"));
-    let r = h.joined(t).expect("answered at once");
-    assert_eq!(r.error, ErrorCode::None);
-    assert_eq!(r.generation_id, g);
-    assert_ne!(r.member_id, b);
-    assert!(!r.skip_assignment);
-    assert_eq!(h.group.state, GroupState::Stable, "no rebalance");
-    let new_b = r.member_id;
-    let t = h.follower_sync(&new_b);
-    assert_eq!(
-        h.synced(t).unwrap().assignment,
-        Bytes::from(format!("assigned to {b}")),
-        "the assignment carries over to the new member id"
-    );
-    // The old member id is fenced.
-    assert_eq!(
-        h.group.heartbeat(h.now, &b, Some("b"), g),
-        ErrorCode::FencedInstanceId
-    );
-    assert_eq!(
-        h.group.heartbeat(h.now, &b, None, g),
-        ErrorCode::UnknownMemberId
-    );
-    let t = h.join(static_args(&b, "b"));
-    assert_eq!(h.joined(t).unwrap().error, ErrorCode::FencedInstanceId);
-    // The static leader restarting: v9 is told to skip the assignment, with the members...
-    let t = h.join(static_args("", "a"));
-    let r = h.joined(t).unwrap();
-    assert!(r.skip_assignment);
-    assert_eq!(r.leader, r.member_id);
-    assert_eq!(r.members.len(), 2);
-    assert_eq!(h.group.state, GroupState::Stable);
-    // ...before v9 it is told the old leader id, so it does not assign.
-    let current = r.member_id;
-    let t = h.join(JoinArgs {
-        supports_skip_assignment: false,
-        ..static_args("", "a")
-    });
-    let r = h.joined(t).unwrap();
-    assert!(!r.skip_assignment && r.members.is_empty());
-    assert_eq!(r.leader, current);
-    assert_ne!(r.member_id, current);
-    assert_ne!(a, current);
-    assert_eq!(h.group.generation, g);
-}
-
-#[test]
-fn a_static_member_changing_the_chosen_protocol_triggers_a_rebalance() {
-    let mut h = Harness::new(config(0));
-    let (_a, b) = static_group(&mut h);
-    // Rejoining with a different order changes no vote's outcome (a tie the leader breaks).
-    let t = h.join(JoinArgs {
-        protocols: protocols(&["roundrobin", "range"]),
-        ..static_args("", "b")
-    });
-    assert_eq!(h.joined(t).unwrap().error, ErrorCode::None);
-    assert_eq!(h.group.state, GroupState::Stable);
-    // Dropping range makes roundrobin the only common protocol: the group must rebalance.
-    let t = h.join(JoinArgs {
-        protocols: protocols(&["roundrobin"]),
-        ..static_args("", "b")
-    });
-    assert!(h.joined(t).is_none());
-    assert_eq!(h.group.state, GroupState::PreparingRebalance);
-    assert!(
-        h.group.member_index(&b).is_none(),
-        "b now has a new member id"
-    );
-
-    // Replacing a static member during CompletingRebalance always rebalances, and fences
-    // the old member id's parked SyncGroup.
-    let mut h = Harness::new(config(0));
-    let (a, b) = static_group(&mut h);
-    let t0 = h.join(static_args(&a, "a"));
-    let t1 = h.join(static_args(&b, "b"));
-    assert!(h.joined(t0).is_some() && h.joined(t1).is_some());
-    let sb = h.follower_sync(&b);
-    let t = h.join(static_args("", "b"));
-    assert_eq!(h.synced(sb).unwrap().error, ErrorCode::FencedInstanceId);
-    assert!(h.joined(t).is_none());
-    assert_eq!(h.group.state, GroupState::PreparingRebalance);
-}
-
-#[test]
-fn absent_static_members_are_kept_through_the_join_but_not_past_the_sync() {
-    let mut h = Harness::new(config(0));
-    let (a, b) = static_group(&mut h);
-    // The leader rejoins (forcing a rebalance); b is away but its session is long.
-    let long = |id: &str, i: &str| JoinArgs {
-        session_timeout: 120_000,
-        ..static_args(id, i)
-    };
-    let t = h.join(long(&a, "a"));
-    if let Some(m) = h.group.members.iter_mut().find(|m| m.id == b) {
-        m.session_timeout = 120_000;
-        m.touch(0);
-    }
-    h.advance(REBALANCE);
-    let r = h.joined(t).expect("completed at the rebalance timeout");
-    assert_eq!(r.members.len(), 2, "the absent static member is kept");
-    let s = h.leader_sync(&a, &[a.clone(), b.clone()]);
-    assert!(h.synced(s).is_some());
-    assert_eq!(h.group.state, GroupState::Stable);
-    // b never syncs: removed at the pending-sync timeout, and the group rebalances.
-    h.advance(REBALANCE);
-    assert!(h.group.member_index(&b).is_none());
-    assert_eq!(h.group.state, GroupState::PreparingRebalance);
-    // An admin removes a by instance id alone: the group empties.
-    let errors = h.group.leave(
-        h.now,
-        &[LeavingMember {
-            member_id: String::new(),
-            instance_id: Some("a".into()),
-        }],
-        &mut h.out,
-    );
-    assert_eq!(errors, vec![ErrorCode::None]);
-    assert_eq!(h.group.state, GroupState::Empty);
 }
 
 #[test]

@@ -533,6 +533,26 @@ fn offsets_expire_and_empty_groups_are_cleaned_up() {
 }
 
 #[test]
+fn a_deleted_topic_takes_its_offsets_along() {
+    let mut c = coordinator();
+    let mut sink = Sink::default();
+    c.commit(
+        0,
+        "a",
+        &simple(),
+        vec![offset("t", 0, 1), offset("u", 0, 2)],
+        &mut sink,
+    );
+    c.commit(0, "b", &simple(), vec![offset("t", 3, 4)], &mut sink);
+    sink.records.clear();
+    c.remove_topic_offsets("t", &mut sink);
+    assert_eq!(sink.records.len(), 2);
+    assert_eq!(committed(&c, "a", "t", 0), None);
+    assert_eq!(committed(&c, "b", "t", 3), None);
+    assert_eq!(committed(&c, "a", "u", 0), Some(2));
+}
+
+#[test]
 fn restored_offsets_come_back_as_empty_groups() {
     let mut c = coordinator();
     c.restore(

@@ -35,6 +35,8 @@ pub mod routing;
 mod service;
 
 #[cfg(test)]
+mod classic_static_tests;
+#[cfg(test)]
 mod classic_tests;
 #[cfg(test)]
 mod coordinator_tests;

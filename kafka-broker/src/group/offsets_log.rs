@@ -6,10 +6,13 @@
 //! ```text
 //! file   := "KBGOFF" 0x00 0x01  frame*
 //! frame  := len:u32  crc32c(payload):u32  payload            (big-endian)
-//! payload:= 1 group:str16 topic:str16 partition:i32 offset:i64 leader_epoch:i32
+//! payload:= 1 group:str32 topic:str16 partition:i32 offset:i64 leader_epoch:i32
 //!             commit_ms:i64 expire_ms:i64 (-1: none) metadata:str32      (a commit)
-//!         | 2 group:str16 topic:str16 partition:i32                       (a deletion)
+//!         | 2 group:str32 topic:str16 partition:i32                       (a deletion)
 //! ```
+//!
+//! Group ids get a 32-bit length: flexible requests can carry ids longer than 64 KiB, and a
+//! commit must not fail on the id alone. Topic names are at most 249 bytes.
 //!
 //! Replay stops at the first frame that is short or fails its CRC (a write torn by a crash);
 //! what follows it is dropped with a warning. After replay the file is rewritten with only
@@ -191,17 +194,14 @@ fn frame(r: &OffsetRecord, out: &mut Vec<u8>) -> io::Result<()> {
             offset,
         } => {
             p.push(KIND_COMMIT);
-            put_str16(&mut p, group)?;
+            put_str32(&mut p, group)?;
             put_str16(&mut p, topic)?;
             p.extend_from_slice(&partition.to_be_bytes());
             p.extend_from_slice(&offset.offset.to_be_bytes());
             p.extend_from_slice(&offset.leader_epoch.to_be_bytes());
             p.extend_from_slice(&offset.commit_timestamp.to_be_bytes());
             p.extend_from_slice(&offset.expire_timestamp.unwrap_or(-1).to_be_bytes());
-            let meta = offset.metadata.as_bytes();
-            let n = u32::try_from(meta.len()).map_err(|_| too_long())?;
-            p.extend_from_slice(&n.to_be_bytes());
-            p.extend_from_slice(meta);
+            put_str32(&mut p, &offset.metadata)?;
         }
         OffsetRecord::Delete {
             group,
@@ -209,7 +209,7 @@ fn frame(r: &OffsetRecord, out: &mut Vec<u8>) -> io::Result<()> {
             partition,
         } => {
             p.push(KIND_DELETE);
-            put_str16(&mut p, group)?;
+            put_str32(&mut p, group)?;
             put_str16(&mut p, topic)?;
             p.extend_from_slice(&partition.to_be_bytes());
         }
@@ -223,6 +223,13 @@ fn frame(r: &OffsetRecord, out: &mut Vec<u8>) -> io::Result<()> {
 
 fn too_long() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "offset record field too long")
+}
+
+fn put_str32(p: &mut Vec<u8>, s: &str) -> io::Result<()> {
+    let n = u32::try_from(s.len()).map_err(|_| too_long())?;
+    p.extend_from_slice(&n.to_be_bytes());
+    p.extend_from_slice(s.as_bytes());
+    Ok(())
 }
 
 fn put_str16(p: &mut Vec<u8>, s: &str) -> io::Result<()> {
@@ -284,7 +291,7 @@ fn next_frame(data: &[u8]) -> Option<(OffsetRecord, &[u8])> {
     let rest = r.0;
     let mut p = Reader(payload);
     let kind = p.u8()?;
-    let group = p.str16()?;
+    let group = p.str32()?;
     let topic = p.str16()?;
     let partition = p.i32()?;
     let record = match kind {
@@ -293,8 +300,7 @@ fn next_frame(data: &[u8]) -> Option<(OffsetRecord, &[u8])> {
             let leader_epoch = p.i32()?;
             let commit_timestamp = p.i64()?;
             let expire = p.i64()?;
-            let meta_len = usize::try_from(p.u32()?).ok()?;
-            let metadata = String::from_utf8(p.take(meta_len)?.to_vec()).ok()?;
+            let metadata = p.str32()?;
             OffsetRecord::Commit {
                 group,
                 topic,
@@ -344,6 +350,10 @@ impl<'a> Reader<'a> {
     }
     fn i64(&mut self) -> Option<i64> {
         Some(i64::from_be_bytes(self.array()?))
+    }
+    fn str32(&mut self) -> Option<String> {
+        let n = usize::try_from(u32::from_be_bytes(self.array()?)).ok()?;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
     }
     fn str16(&mut self) -> Option<String> {
         let n = usize::from(u16::from_be_bytes(self.array()?));
@@ -428,6 +438,17 @@ mod tests {
         fs::write(&path, &bytes).unwrap();
         let (_, live) = OffsetsLog::open(dir.path()).unwrap();
         assert_eq!(live, vec![commit("g", "t", 0, 1)]);
+    }
+
+    #[test]
+    fn long_group_ids_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = OffsetsLog::open(dir.path()).unwrap();
+        let long = "g".repeat(100_000);
+        log.append(&[commit(&long, "t", 0, 1)]).unwrap();
+        drop(log);
+        let (_, live) = OffsetsLog::open(dir.path()).unwrap();
+        assert_eq!(live, vec![commit(&long, "t", 0, 1)]);
     }
 
     #[test]

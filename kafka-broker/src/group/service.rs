@@ -14,7 +14,8 @@
 //!
 //! Locking: the one mutex guards the coordinator, the offsets file and the parked requests.
 //! It is a leaf: nothing else is locked while it is held (handlers check topics before
-//! calling in), and it is never held across an `.await`.
+//! calling in; topic deletion calls in while holding the registry lock), and it is never
+//! held across an `.await`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,7 +34,6 @@ use super::offsets_log::{NoPersistence, OffsetSink, OffsetsLog};
 use super::requests::{
     Completion, GroupDescription, JoinArgs, JoinResult, LeavingMember, SyncArgs, SyncResult,
 };
-use super::routing::KeyType;
 use super::{GroupConfig, GroupState, GroupStatus, GroupWaitTimeout};
 use crate::BrokerError;
 use crate::state::now_ms;
@@ -175,11 +175,6 @@ impl GroupService {
             })?;
         }
         Ok(())
-    }
-
-    /// The node coordinating `key` (FindCoordinator).
-    pub fn coordinator_for(&self, key: &str, key_type: KeyType) -> Option<i32> {
-        self.shared.inner.lock().core.coordinator_for(key, key_type)
     }
 
     /// Runs `f` on the coordinator and its offsets sink under the lock, then routes answers.

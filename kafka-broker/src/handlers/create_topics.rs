@@ -3,9 +3,10 @@
 //! Checks in Kafka's order: a name given twice in the request (INVALID_REQUEST), an invalid
 //! or colliding name (INVALID_TOPIC_EXCEPTION), an existing topic (TOPIC_ALREADY_EXISTS),
 //! then the layout: `num_partitions` -1 means `default_partitions`, otherwise at least 1
-//! (INVALID_PARTITIONS); `replication_factor` must be 1 or -1 with one broker
-//! (INVALID_REPLICATION_FACTOR); explicit assignments exclude both, and must place every
-//! partition 0..n on this broker alone (INVALID_REPLICA_ASSIGNMENT). Configs must be ones the
+//! (INVALID_PARTITIONS); `replication_factor` must be -1 (the cluster's default, min(3, N)
+//! brokers) or between 1 and the number of live brokers (INVALID_REPLICATION_FACTOR);
+//! explicit assignments exclude both, and must number partitions 0..n, each with the same
+//! number of distinct, existing brokers (INVALID_REPLICA_ASSIGNMENT). Configs must be ones the
 //! broker honours, with valid values (INVALID_CONFIG). `validate_only` checks everything and
 //! creates nothing. From v5 a created topic's partitions, replication factor and full config
 //! list are returned; from v7 its topic id. `timeout_ms` is moot: creation is synchronous.
@@ -68,7 +69,6 @@ fn create(
     t: &CreatableTopic,
     validate_only: bool,
 ) -> Result<(std::sync::Arc<Topic>, i32), AdminError> {
-    let node = state.node_id();
     config::validate_topic_name(&t.name)
         .map_err(|m| AdminError::new(ErrorCode::InvalidTopicException, m))?;
     if state.topic(&t.name).is_some() {
@@ -82,15 +82,6 @@ fn create(
             return Err(AdminError::new(
                 ErrorCode::InvalidReplicationFactor,
                 "Replication factor must be larger than 0, or -1 to use the default value.",
-            ));
-        }
-        if t.replication_factor > 1 {
-            return Err(AdminError::new(
-                ErrorCode::InvalidReplicationFactor,
-                format!(
-                    "Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered.",
-                    rf = t.replication_factor
-                ),
             ));
         }
         match t.num_partitions {
@@ -119,17 +110,38 @@ fn create(
                 "Partitions should be numbered consecutively from 0.",
             ));
         }
-        if let Some(a) = t.assignments.iter().find(|a| a.broker_ids != [node]) {
-            return Err(AdminError::new(
-                ErrorCode::InvalidReplicaAssignment,
-                format!(
-                    "Partition {} must be assigned to broker {node} alone: it is the only broker.",
-                    a.partition_index
-                ),
-            ));
+        let nodes = state.cluster().node_ids();
+        let width = t.assignments.first().map_or(0, |a| a.broker_ids.len());
+        for a in &t.assignments {
+            let mut ids = a.broker_ids.clone();
+            ids.sort_unstable();
+            ids.dedup();
+            let problem = if a.broker_ids.is_empty() {
+                Some("has no replicas".to_string())
+            } else if ids.len() != a.broker_ids.len() {
+                Some("lists a broker twice".to_string())
+            } else if a.broker_ids.len() != width {
+                Some("has a different replica count from partition 0".to_string())
+            } else {
+                a.broker_ids
+                    .iter()
+                    .find(|b| !nodes.contains(b))
+                    .map(|b| format!("names broker {b}, which does not exist"))
+            };
+            if let Some(problem) = problem {
+                return Err(AdminError::new(
+                    ErrorCode::InvalidReplicaAssignment,
+                    format!("The assignment of partition {} {problem}.", a.partition_index),
+                ));
+            }
         }
         i32::try_from(t.assignments.len()).unwrap_or(i32::MAX)
     };
+    let assignment: Option<Vec<Vec<i32>>> = (!t.assignments.is_empty()).then(|| {
+        let mut a: Vec<_> = t.assignments.iter().collect();
+        a.sort_by_key(|a| a.partition_index);
+        a.into_iter().map(|a| a.broker_ids.clone()).collect()
+    });
     let mut overrides = BTreeMap::new();
     for c in &t.configs {
         let value = config::validate(&c.name, c.value.as_deref())
@@ -140,6 +152,11 @@ fn create(
         name: t.name.to_string(),
         partitions,
         overrides,
+        replication_factor: match &assignment {
+            Some(a) => a.first().map_or(1, |r: &Vec<i32>| i32::try_from(r.len()).unwrap_or(1)),
+            None => i32::from(t.replication_factor),
+        },
+        assignment,
     };
     let topic = state.create_topic(new, validate_only)?;
     if !validate_only {
@@ -173,7 +190,11 @@ fn created(
         error_code: 0,
         error_message: None,
         num_partitions: partitions,
-        replication_factor: 1,
+        replication_factor: state
+            .cluster()
+            .partition(&topic.name, 0)
+            .filter(|c| c.topic_id == topic.id)
+            .map_or(1, |c| i16::try_from(c.replicas.len()).unwrap_or(i16::MAX)),
         configs,
         ..Default::default()
     }

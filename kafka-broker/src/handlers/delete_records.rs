@@ -1,5 +1,8 @@
 //! DeleteRecords (key 21), versions 0-2.
 //!
+//! Only the partition's leader answers (NOT_LEADER_OR_FOLLOWER elsewhere); followers follow
+//! its new log start as they replicate.
+//!
 //! Moves each partition's log start offset up to `offset` (-1 means the high watermark),
 //! dropping the data below it; the new log start is returned as `low_watermark`. An offset
 //! below 0 (other than -1) or above the high watermark is OFFSET_OUT_OF_RANGE; an offset below
@@ -30,7 +33,7 @@ pub(crate) fn handle(state: &BrokerState, req: DeleteRecordsRequest) -> DeleteRe
                 .partitions
                 .iter()
                 .map(|p| {
-                    let (low_watermark, error_code) = match delete(topic.as_deref(), p) {
+                    let (low_watermark, error_code) = match delete(state, topic.as_deref(), p) {
                         Ok(start) => (start, 0),
                         Err(code) => (-1, code.code()),
                     };
@@ -58,12 +61,23 @@ pub(crate) fn handle(state: &BrokerState, req: DeleteRecordsRequest) -> DeleteRe
     }
 }
 
-fn delete(topic: Option<&Topic>, p: &DeleteRecordsPartition) -> Result<i64, ErrorCode> {
+fn delete(
+    state: &BrokerState,
+    topic: Option<&Topic>,
+    p: &DeleteRecordsPartition,
+) -> Result<i64, ErrorCode> {
+    let topic = topic.ok_or(ErrorCode::UnknownTopicOrPartition)?;
     let partition = topic
-        .and_then(|t| t.partition(p.partition_index))
+        .partition(p.partition_index)
         .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+    let control = state
+        .cluster()
+        .partition(&topic.name, p.partition_index)
+        .filter(|c| c.topic_id == topic.id)
+        .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+    let (_, hw) = control.led_by(state.node_id())?;
     let mut log = partition.log().ok_or(ErrorCode::UnknownTopicOrPartition)?;
-    let high_watermark = log.log_end_offset();
+    let high_watermark = hw.min(log.log_end_offset());
     let target = if p.offset == HIGH_WATERMARK {
         high_watermark
     } else {

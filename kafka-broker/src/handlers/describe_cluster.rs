@@ -1,7 +1,7 @@
 //! DescribeCluster (key 60), versions 0-1.
 //!
-//! The cluster id, this broker as the only broker and as the controller (at its advertised
-//! host and port), and, when asked for, the cluster's authorized operations (all of them:
+//! The cluster id, the live brokers and the controller (as Metadata reports them), and, when
+//! asked for, the cluster's authorized operations (all of them:
 //! there is no authorizer). From v1 the endpoint type must be brokers (1): asking a broker for
 //! controller endpoints (2) is MISMATCHED_ENDPOINT_TYPE and any other type
 //! UNSUPPORTED_ENDPOINT_TYPE, as in Kafka.
@@ -47,20 +47,22 @@ pub(crate) fn handle(
             ..Default::default()
         };
     }
-    let (host, port) = state.advertised();
     DescribeClusterResponse {
         error_code: 0,
         error_message: None,
         endpoint_type,
         cluster_id: KStr::from(state.cluster_id()),
-        controller_id: state.node_id(),
-        brokers: vec![DescribeClusterBroker {
-            broker_id: state.node_id(),
-            host: KStr::from(host),
-            port,
-            rack: None,
-            ..Default::default()
-        }],
+        controller_id: super::metadata::controller_id(state),
+        brokers: super::metadata::brokers(state)
+            .into_iter()
+            .map(|(broker_id, host, port)| DescribeClusterBroker {
+                broker_id,
+                host: KStr::from(host),
+                port,
+                rack: None,
+                ..Default::default()
+            })
+            .collect(),
         cluster_authorized_operations: if req.include_cluster_authorized_operations {
             CLUSTER_OPERATIONS
         } else {

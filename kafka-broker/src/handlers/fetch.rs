@@ -5,11 +5,14 @@
 //! - Whole batches from `fetch_offset`, bounded by `partition_max_bytes` and the response's
 //!   `max_bytes` (capped at Kafka's broker `fetch.max.bytes`, 55 MiB), except that the first
 //!   partition with data returns at least one batch (KIP-74).
-//! - High watermark and last stable offset are the log end (one broker, no transactions);
-//!   log start offset as kept. An offset outside [log start, log end] is
-//!   OFFSET_OUT_OF_RANGE. Error partitions carry -1 offsets and no records, as in Kafka.
+//! - Only the partition's leader serves fetches (NOT_LEADER_OR_FOLLOWER elsewhere, with the
+//!   current leader from v12), and only records below the high watermark (what every
+//!   in-sync replica has); the high watermark is also the last stable offset (no
+//!   transactions). An offset outside [log start, log end] is OFFSET_OUT_OF_RANGE. Error
+//!   partitions carry -1 offsets and no records, as in Kafka.
 //! - Long poll: while fewer than `min_bytes` are available and `max_wait_ms` has not passed,
-//!   the request parks and is woken by appends to any partition it asked for (or a deletion);
+//!   the request parks and is woken by appends to any partition it asked for, high
+//!   watermark moves (or a deletion);
 //!   an error in any partition answers at once, as Kafka's delayed fetch does.
 //! - Fetch sessions (v7+): full requests (epoch 0 or -1) are answered with session id 0,
 //!   i.e. the broker declines to create a session, which KIP-227 allows and clients handle
@@ -23,7 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchRequest};
 use kafka_protocol::messages::fetch_response::{
-    FetchResponse, FetchableTopicResponse, PartitionData,
+    FetchResponse, FetchableTopicResponse, LeaderIdAndEpoch, PartitionData,
 };
 use kafka_protocol::{ErrorCode, KStr};
 use tokio::sync::Notify;
@@ -32,7 +35,7 @@ use tokio::time::Instant;
 use super::check_leader_epoch;
 use crate::config::FETCH_MAX_BYTES;
 use crate::log::LogError;
-use crate::state::{BrokerState, Partition};
+use crate::state::{BrokerState, Partition, Topic};
 
 pub(crate) async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> FetchResponse {
     if !matches!(req.session_epoch, 0 | -1) {
@@ -100,19 +103,34 @@ fn read_once(
         };
         let mut partitions = Vec::with_capacity(ft.partitions.len());
         for fp in &ft.partitions {
-            let found = topic.as_ref().and_then(|t| t.partition(fp.partition));
+            let found = topic
+                .as_ref()
+                .and_then(|t| t.partition(fp.partition).map(|p| (t, p)));
             let result = match found {
                 None => Err(missing),
-                Some(p) => {
+                Some((t, p)) => {
                     if let Some(w) = waker {
                         p.park(w);
                     }
-                    read_partition(p, missing, fp, budget, min_one, read_committed)
+                    read_partition(state, t, p, missing, fp, budget, min_one, read_committed)
                 }
             };
             let data = result.unwrap_or_else(|code| {
                 error = true;
-                error_partition(fp.partition, code)
+                let mut data = error_partition(fp.partition, code);
+                if version >= 12
+                    && matches!(code, ErrorCode::NotLeaderOrFollower | ErrorCode::FencedLeaderEpoch)
+                    && let Some(t) = &topic
+                    && let Some(pc) = state.cluster().partition(&t.name, fp.partition)
+                {
+                    let m = pc.lock();
+                    data.current_leader = LeaderIdAndEpoch {
+                        leader_id: m.leader,
+                        leader_epoch: m.leader_epoch,
+                        ..Default::default()
+                    };
+                }
+                data
             });
             let n = data.records.as_ref().map_or(0, Bytes::len);
             if n > 0 {
@@ -145,7 +163,10 @@ fn read_once(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn read_partition(
+    state: &BrokerState,
+    topic: &Topic,
     p: &Partition,
     missing: ErrorCode,
     fp: &FetchPartition,
@@ -153,20 +174,28 @@ fn read_partition(
     min_one: bool,
     read_committed: bool,
 ) -> Result<PartitionData, ErrorCode> {
-    check_leader_epoch(fp.current_leader_epoch)?;
+    let control = state
+        .cluster()
+        .partition(&topic.name, fp.partition)
+        .filter(|c| c.topic_id == topic.id)
+        .ok_or(missing)?;
+    let (epoch, hw) = control.led_by(state.node_id())?;
+    check_leader_epoch(fp.current_leader_epoch, epoch)?;
     let log = p.log().ok_or(missing)?;
     let end = log.log_end_offset();
     let start = log.log_start_offset();
     if fp.fetch_offset < start || fp.fetch_offset > end {
         return Err(ErrorCode::OffsetOutOfRange);
     }
+    // Never past what every in-sync replica has.
+    let hw = hw.min(end).max(start);
     let limit = usize::try_from(fp.partition_max_bytes)
         .unwrap_or(0)
         .min(budget);
-    let records = if fp.fetch_offset == end || (limit == 0 && !min_one) {
+    let records = if fp.fetch_offset >= hw || (limit == 0 && !min_one) {
         Bytes::new()
     } else {
-        match log.read(fp.fetch_offset, limit, end) {
+        match log.read(fp.fetch_offset, limit, hw) {
             // The log returns at least one batch; past the first partition with data the
             // limits are strict (KIP-74).
             Ok(r) if r.records.len() > limit && !min_one => Bytes::new(),
@@ -181,8 +210,8 @@ fn read_partition(
     Ok(PartitionData {
         partition_index: fp.partition,
         error_code: 0,
-        high_watermark: end,
-        last_stable_offset: end,
+        high_watermark: hw,
+        last_stable_offset: hw,
         log_start_offset: start,
         aborted_transactions: read_committed.then(Vec::new),
         preferred_read_replica: -1,

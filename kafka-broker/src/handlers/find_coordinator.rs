@@ -2,8 +2,9 @@
 //!
 //! Group keys (key type 0, the only kind before v1) and transactional ids (1) are placed by
 //! [`routing::coordinator_for`](crate::group::routing::coordinator_for), Kafka's hash of the
-//! key onto a coordinator partition; with one broker the answer is always this broker, at its
-//! advertised host and port. From v4 keys come batched, one answer each. Any other key type
+//! key onto a coordinator partition, over the live brokers of the cluster; the answer is that
+//! broker at its advertised host and port (with one broker, always this one). From v4 keys
+//! come batched, one answer each. Any other key type
 //! (share groups, 2) is INVALID_REQUEST. Successful answers carry the message "NONE", as
 //! Kafka's do; failures name no node (-1, "", -1).
 
@@ -28,18 +29,18 @@ pub(crate) fn handle(
             ErrorCode::InvalidRequest,
             "Unsupported coordinator key type",
         ))?;
-        let node = state.groups().coordinator_for(key, kind).ok_or((
+        let node = state.cluster().coordinator_for(key, kind).ok_or((
             ErrorCode::CoordinatorNotAvailable,
             "No broker is available to coordinate this key",
         ))?;
-        if node != state.node_id() {
-            // Placement over several brokers: their addresses are not known here yet.
-            return Err((
+        let (host, port) = super::metadata::brokers(state)
+            .into_iter()
+            .find(|b| b.0 == node)
+            .map(|(_, h, p)| (h, p))
+            .ok_or((
                 ErrorCode::CoordinatorNotAvailable,
-                "The coordinator is another broker",
-            ));
-        }
-        let (host, port) = state.advertised();
+                "The coordinator is not available",
+            ))?;
         Ok((node, KStr::from(host), port))
     };
     if version >= 4 {

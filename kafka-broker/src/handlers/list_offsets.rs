@@ -2,15 +2,18 @@
 //!
 //! Per partition, by `timestamp`:
 //! - -2 (earliest) and -4 (earliest local, v8+): the log start offset;
-//! - -1 (latest): the log end offset (the high watermark: one broker);
+//! - -1 (latest): the high watermark;
 //! - -3 (max timestamp, v7+): the record with the largest timestamp, or -1 for an empty log;
 //! - -5 (latest tiered, v9+): -1, as Kafka answers without tiered storage;
 //! - anything else: the first record whose timestamp is at least `timestamp`, or -1.
 //!
 //! `isolation_level` is accepted and ignored (no transactions, so both levels read the same).
+//! Lookups by timestamp only find records below the high watermark. Only the partition's
+//! leader answers (NOT_LEADER_OR_FOLLOWER elsewhere).
+//!
 //! A partition named twice gets INVALID_REQUEST, an unknown one UNKNOWN_TOPIC_OR_PARTITION;
-//! `current_leader_epoch` is checked (v4+). The leader epoch returned (v4+) is 0 once the
-//! partition has had data, else -1.
+//! `current_leader_epoch` is checked (v4+). The leader epoch returned (v4+) is the current
+//! one once the partition has had data, else -1.
 
 use std::collections::HashMap;
 
@@ -21,7 +24,7 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 
 use super::check_leader_epoch;
-use crate::state::{BrokerState, LEADER_EPOCH, Topic};
+use crate::state::{BrokerState, Topic};
 
 const EARLIEST: i64 = -2;
 const LATEST: i64 = -1;
@@ -62,7 +65,7 @@ pub(crate) fn handle(
                     {
                         Err(ErrorCode::InvalidRequest)
                     } else {
-                        lookup(topic.as_deref(), p)
+                        lookup(state, topic.as_deref(), p)
                     };
                     let mut r = ListOffsetsPartitionResponse {
                         partition_index: p.partition_index,
@@ -95,26 +98,37 @@ pub(crate) fn handle(
     }
 }
 
-fn lookup(topic: Option<&Topic>, p: &ListOffsetsPartition) -> Result<Found, ErrorCode> {
+fn lookup(
+    state: &BrokerState,
+    topic: Option<&Topic>,
+    p: &ListOffsetsPartition,
+) -> Result<Found, ErrorCode> {
+    let topic = topic.ok_or(ErrorCode::UnknownTopicOrPartition)?;
     let partition = topic
-        .and_then(|t| t.partition(p.partition_index))
+        .partition(p.partition_index)
         .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-    check_leader_epoch(p.current_leader_epoch)?;
+    let control = state
+        .cluster()
+        .partition(&topic.name, p.partition_index)
+        .filter(|c| c.topic_id == topic.id)
+        .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+    let (leader_epoch, hw) = control.led_by(state.node_id())?;
+    check_leader_epoch(p.current_leader_epoch, leader_epoch)?;
     let log = partition.log().ok_or(ErrorCode::UnknownTopicOrPartition)?;
     let start = log.log_start_offset();
-    let end = log.log_end_offset();
-    let epoch = if end > 0 { LEADER_EPOCH } else { -1 };
+    let end = hw.min(log.log_end_offset()).max(start);
+    let epoch = if end > 0 { leader_epoch } else { -1 };
     let found = match p.timestamp {
         EARLIEST | EARLIEST_LOCAL => (-1, start, epoch),
         LATEST => (-1, end, epoch),
         MAX_TIMESTAMP => log
             .max_timestamp()
-            .filter(|_| end > start)
-            .map_or((-1, -1, -1), |(ts, offset)| (ts, offset, LEADER_EPOCH)),
+            .filter(|&(_, offset)| end > start && offset < end)
+            .map_or((-1, -1, -1), |(ts, offset)| (ts, offset, leader_epoch)),
         LATEST_TIERED => (-1, -1, -1),
         ts => match log.offset_for_timestamp(ts) {
-            Ok(Some((offset, found_ts))) => (found_ts, offset, LEADER_EPOCH),
-            Ok(None) => (-1, -1, -1),
+            Ok(Some((offset, found_ts))) if offset < end => (found_ts, offset, leader_epoch),
+            Ok(_) => (-1, -1, -1),
             Err(e) => {
                 tracing::error!(error = %e, "offset lookup by timestamp failed");
                 return Err(ErrorCode::KafkaStorageError);

@@ -1,9 +1,13 @@
 //! Metadata (key 3), versions 0-12.
 //!
-//! - Brokers: this broker alone, at its advertised host and port; it is also the controller.
+//! - Brokers: the live brokers of the cluster (this broker alone when it runs alone), at
+//!   their advertised hosts and ports; the controller is broker 0 while alive, else the
+//!   lowest live id.
 //! - All topics for a null topic list (v1+) or an empty one (v0); otherwise the topics asked
 //!   for, by name, or by id from v12 (v10-11 may not use ids: INVALID_REQUEST, as Kafka).
-//! - Every partition is led by this broker at leader epoch 0, replicas and ISR `[node]`.
+//! - Each partition's leader, leader epoch, replicas and ISR as the cluster controller has
+//!   them, with the replicas on stopped brokers as offline replicas; a partition with no
+//!   live leader has LEADER_NOT_AVAILABLE and leader -1. Any broker answers the same.
 //! - An unknown name is created when `auto_create_topics` is on and the request allows it
 //!   (always before v4), with `default_partitions` partitions, and returned at once (Kafka
 //!   answers LEADER_NOT_AVAILABLE first while its controller creates the topic; clients retry
@@ -21,7 +25,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::{ErrorCode, KStr, Uuid};
 
 use crate::config;
-use crate::state::{BrokerState, LEADER_EPOCH, NewTopic, Topic};
+use crate::state::{BrokerState, NewTopic, Topic};
 
 /// Bit set of the operations a topic supports (READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE,
 /// DESCRIBE_CONFIGS, ALTER_CONFIGS), all allowed without an authorizer.
@@ -34,18 +38,19 @@ pub(crate) const CLUSTER_OPERATIONS: i32 =
     (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
 pub(crate) fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> MetadataResponse {
-    let (host, port) = state.advertised();
-    let node = state.node_id();
     let mut resp = MetadataResponse {
-        brokers: vec![MetadataResponseBroker {
-            node_id: node,
-            host: KStr::from(host),
-            port,
-            rack: None,
-            ..Default::default()
-        }],
+        brokers: brokers(state)
+            .into_iter()
+            .map(|(node_id, host, port)| MetadataResponseBroker {
+                node_id,
+                host: KStr::from(host),
+                port,
+                rack: None,
+                ..Default::default()
+            })
+            .collect(),
         cluster_id: Some(KStr::from(state.cluster_id())),
-        controller_id: node,
+        controller_id: controller_id(state),
         ..Default::default()
     };
     if (8..=10).contains(&version) && req.include_cluster_authorized_operations {
@@ -99,11 +104,11 @@ fn by_name(state: &BrokerState, name: KStr, auto_create: bool, ops: bool) -> Met
     if !auto_create {
         return error_entry(ErrorCode::UnknownTopicOrPartition, Some(name), Uuid::ZERO);
     }
-    let new = NewTopic {
-        name: name.to_string(),
-        partitions: state.config().default_partitions,
-        overrides: BTreeMap::new(),
-    };
+    let new = NewTopic::new(
+        name.to_string(),
+        state.config().default_partitions,
+        BTreeMap::new(),
+    );
     match state.create_topic(new, false) {
         Ok(t) => {
             tracing::info!(topic = %t.name, partitions = t.partition_count(), "auto-created topic");
@@ -118,23 +123,67 @@ fn by_name(state: &BrokerState, name: KStr, auto_create: bool, ops: bool) -> Met
     }
 }
 
+/// The live brokers, with this one at its own advertised address (which is what a lone
+/// broker has, and what the cluster registered for it).
+pub(crate) fn brokers(state: &BrokerState) -> Vec<(i32, String, i32)> {
+    let me = state.node_id();
+    let mut brokers = state.cluster().live_brokers();
+    let (host, port) = state.advertised();
+    match brokers.iter_mut().find(|(id, _, _)| *id == me) {
+        Some(b) => *b = (me, host.to_string(), port),
+        None => brokers.push((me, host.to_string(), port)),
+    }
+    brokers.sort_by_key(|b| b.0);
+    brokers
+}
+
+/// The controller id clients are told.
+pub(crate) fn controller_id(state: &BrokerState) -> i32 {
+    state.cluster().controller_id()
+}
+
 fn describe(state: &BrokerState, topic: &Topic, ops: bool) -> MetadataResponseTopic {
-    let node = state.node_id();
+    let cluster = state.cluster();
     let mut t = MetadataResponseTopic {
         error_code: 0,
         name: Some(KStr::from(topic.name.as_str())),
         topic_id: topic.id,
         is_internal: false,
         partitions: (0..topic.partition_count())
-            .map(|i| MetadataResponsePartition {
-                error_code: 0,
-                partition_index: i,
-                leader_id: node,
-                leader_epoch: LEADER_EPOCH,
-                replica_nodes: vec![node],
-                isr_nodes: vec![node],
-                offline_replicas: Vec::new(),
-                ..Default::default()
+            .map(|i| {
+                let Some(info) = cluster
+                    .partition(&topic.name, i)
+                    .filter(|c| c.topic_id == topic.id)
+                    .map(|c| c.info())
+                else {
+                    return MetadataResponsePartition {
+                        error_code: ErrorCode::LeaderNotAvailable.code(),
+                        partition_index: i,
+                        leader_id: -1,
+                        leader_epoch: -1,
+                        ..Default::default()
+                    };
+                };
+                let leader = info.leader.filter(|&l| cluster.is_alive(l));
+                MetadataResponsePartition {
+                    error_code: if leader.is_some() {
+                        0
+                    } else {
+                        ErrorCode::LeaderNotAvailable.code()
+                    },
+                    partition_index: i,
+                    leader_id: leader.unwrap_or(-1),
+                    leader_epoch: info.leader_epoch,
+                    offline_replicas: info
+                        .replicas
+                        .iter()
+                        .copied()
+                        .filter(|&r| !cluster.is_alive(r))
+                        .collect(),
+                    replica_nodes: info.replicas,
+                    isr_nodes: info.isr,
+                    ..Default::default()
+                }
             })
             .collect(),
         ..Default::default()

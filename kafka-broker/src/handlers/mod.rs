@@ -17,11 +17,13 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+pub(crate) mod errors;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
 mod incremental_alter_configs;
 mod init_producer_id;
+mod intercept;
 mod join_group;
 mod leave_group;
 mod list_groups;
@@ -43,6 +45,7 @@ use kafka_protocol::messages::{ApiKey, RequestBody, ResponseBody};
 use kafka_protocol::{DecodeError, EncodeError, ErrorCode, VersionRange};
 
 use crate::state::BrokerState;
+use intercept::{After, Intercept, set_metadata_error};
 
 /// Every API the broker serves, with the versions it advertises in ApiVersions: the lowest
 /// version Kafka 4 still accepts, up to the newest version of the message specs.
@@ -129,6 +132,9 @@ pub enum CloseReason {
     /// An acks=0 produce failed: Kafka closes the connection so the producer notices.
     #[error("a produce request with acks=0 failed")]
     FailedWithoutAcks,
+    /// An injected fault closes the connection (see `cluster::faults`).
+    #[error("injected fault: {0}")]
+    Fault(&'static str),
 }
 
 /// What a handler produced, before encoding.
@@ -162,7 +168,7 @@ impl BrokerState {
         let Some(api) = ApiKey::from_i16(prefix.api_key) else {
             return Reply::Close(CloseReason::UnknownApi(prefix.api_key));
         };
-        let Some(range) = supported(api) else {
+        let Some(range) = self.served_versions(api) else {
             return Reply::Close(CloseReason::NotServed(api));
         };
         let version = prefix.api_version;
@@ -180,14 +186,22 @@ impl BrokerState {
             Ok(r) => r,
             Err(e) => return Reply::Close(CloseReason::Malformed(e)),
         };
+        // Injected faults and routing to the right broker (see `cluster`).
+        let after = match self.intercept(api, version, &request.body).await {
+            Intercept::Proceed(a) => a,
+            Intercept::Respond(body) => return encode(prefix.correlation_id, version, &body),
+            Intercept::Close(why) => return Reply::Close(CloseReason::Fault(why)),
+        };
         let handled: Handled = match request.body {
             RequestBody::ApiVersions(r) => {
-                ResponseBody::ApiVersions(api_versions::handle(&r, version)).into()
+                let mut resp = api_versions::handle(&r, version);
+                self.cap_api_versions(&mut resp);
+                ResponseBody::ApiVersions(resp).into()
             }
             RequestBody::Metadata(r) => {
                 ResponseBody::Metadata(metadata::handle(self, r, version)).into()
             }
-            RequestBody::Produce(r) => produce::handle(self, r, version),
+            RequestBody::Produce(r) => produce::handle(self, r, version).await,
             RequestBody::Fetch(r) => {
                 ResponseBody::Fetch(fetch::handle(self, r, version).await).into()
             }
@@ -255,7 +269,9 @@ impl BrokerState {
                 ResponseBody::OffsetFetch(offset_fetch::handle(self, r, version)).into()
             }
             RequestBody::ListGroups(r) => {
-                ResponseBody::ListGroups(list_groups::handle(self, &r, version)).into()
+                let mut resp = list_groups::handle(self, &r, version);
+                self.keep_coordinated_groups(&mut resp);
+                ResponseBody::ListGroups(resp).into()
             }
             RequestBody::DescribeGroups(r) => {
                 ResponseBody::DescribeGroups(describe_groups::handle(self, r, version)).into()
@@ -269,10 +285,15 @@ impl BrokerState {
             // Unreachable while SUPPORTED_APIS and this match agree; closing is the safe answer.
             _ => Handled::Close(CloseReason::NotServed(api)),
         };
-        match handled {
-            Handled::Response(body) => encode(prefix.correlation_id, version, &body),
-            Handled::Nothing => Reply::Nothing,
-            Handled::Close(reason) => Reply::Close(reason),
+        match (handled, after) {
+            (Handled::Close(reason), _) => Reply::Close(reason),
+            (_, After::Drop) => Reply::Close(CloseReason::Fault("response dropped")),
+            (Handled::Response(mut body), After::MetadataError(code)) => {
+                set_metadata_error(&mut body, code);
+                encode(prefix.correlation_id, version, &body)
+            }
+            (Handled::Response(body), _) => encode(prefix.correlation_id, version, &body),
+            (Handled::Nothing, _) => Reply::Nothing,
         }
     }
 }
@@ -287,14 +308,14 @@ fn encode(correlation_id: i32, version: i16, body: &ResponseBody) -> Reply {
     }
 }
 
-/// Checks a request's `current_leader_epoch` against the partition's (KIP-320): -1 skips the
-/// check, an older epoch is fenced, a newer one is unknown to this broker.
-pub(crate) fn check_leader_epoch(requested: i32) -> Result<(), ErrorCode> {
+/// Checks a request's `current_leader_epoch` against the partition's `current` (KIP-320):
+/// -1 skips the check, an older epoch is fenced, a newer one is unknown to this broker.
+pub(crate) fn check_leader_epoch(requested: i32, current: i32) -> Result<(), ErrorCode> {
     use std::cmp::Ordering;
     if requested == -1 {
         return Ok(());
     }
-    match requested.cmp(&crate::state::LEADER_EPOCH) {
+    match requested.cmp(&current) {
         Ordering::Less => Err(ErrorCode::FencedLeaderEpoch),
         Ordering::Equal => Ok(()),
         Ordering::Greater => Err(ErrorCode::UnknownLeaderEpoch),

@@ -1,9 +1,16 @@
 //! Produce (key 0), versions 3-11.
 //!
-//! - `acks` must be 0, 1 or -1 (else INVALID_REQUIRED_ACKS everywhere). With one broker, -1
-//!   is the same as 1: the append is complete when the response is sent. acks=0 gets no
+//! - `acks` must be 0, 1 or -1 (else INVALID_REQUIRED_ACKS everywhere). acks=0 gets no
 //!   response; if any partition failed the connection is closed instead, as Kafka does, so
 //!   the producer notices.
+//! - Only the partition's leader appends (NOT_LEADER_OR_FOLLOWER elsewhere, with the current
+//!   leader from v10). With acks=-1 the partition's ISR must have at least the topic's
+//!   `min.insync.replicas` members before anything is appended (NOT_ENOUGH_REPLICAS), and
+//!   the answer waits until every in-sync replica has the batch (the high watermark passed
+//!   it): NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below the minimum meanwhile,
+//!   NOT_LEADER_OR_FOLLOWER if leadership moved, REQUEST_TIMED_OUT after `timeout_ms`. With
+//!   one broker the ISR is the leader alone and the wait is over at once. The batch is
+//!   stamped with the partition's leader epoch.
 //! - Each partition's data is validated whole before anything is appended, following Kafka's
 //!   `ProduceRequest.validateRecords`, `UnifiedLog.analyzeAndValidateRecords` and
 //!   `LogValidator`: exactly one magic-2 batch (INVALID_RECORD otherwise, CORRUPT_MESSAGE for
@@ -25,6 +32,7 @@
 //!   `LogAppendTime` (else -1), and the log start offset.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::ErrorCode;
@@ -33,14 +41,15 @@ use kafka_protocol::compression::Compression;
 use kafka_protocol::messages::ResponseBody;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, ProduceRequest};
 use kafka_protocol::messages::produce_response::{
-    PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
+    LeaderIdAndEpoch, PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::records::{RawBatch, ReadOptions, RecordSetReader};
 
 use super::{CloseReason, Handled};
 use crate::log::LogError;
 use crate::producer::sequence::{ProducerBatch, Verdict};
-use crate::state::{BrokerState, LEADER_EPOCH, Topic, now_ms};
+use crate::cluster::partition::PartitionControl;
+use crate::state::{BrokerState, Topic, now_ms};
 
 /// The most a produced batch may decompress to while being validated: a bound against
 /// decompression bombs, far above what `max.message.bytes` batches hold in practice.
@@ -49,20 +58,27 @@ const MAX_DECOMPRESSED: usize = 128 << 20;
 /// A partition's data refused, with the error and a message for v8+ responses.
 type Refusal = (ErrorCode, &'static str);
 
-pub(crate) fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> Handled {
+pub(crate) async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> Handled {
     let acks_valid = matches!(req.acks, -1..=1);
     let mut failed = false;
     let mut responses = Vec::with_capacity(req.topic_data.len());
+    // acks=-1 appends waiting for the ISR: (topic index, partition index, wait).
+    let mut pending = Vec::new();
     for topic_data in req.topic_data {
         let topic = state.topic(&topic_data.name);
         let mut partition_responses = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
             let index = pd.index;
             let result = if acks_valid {
-                produce_partition(topic.as_ref(), pd, version)
+                produce_partition(state, topic.as_ref(), pd, version, req.acks)
             } else {
                 Err((ErrorCode::InvalidRequiredAcks, "acks must be 0, 1 or -1"))
             };
+            if let Ok(done) = &result
+                && let Some(wait) = &done.wait
+            {
+                pending.push((responses.len(), partition_responses.len(), wait.clone()));
+            }
             partition_responses.push(match result {
                 Ok(done) => PartitionProduceResponse {
                     index,
@@ -93,6 +109,40 @@ pub(crate) fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> 
             ..Default::default()
         });
     }
+    if !pending.is_empty() {
+        let timeout = Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
+        let deadline = tokio::time::Instant::now() + timeout;
+        let node = state.node_id();
+        let waits = pending.iter().map(|(_, _, w)| {
+            w.control
+                .wait_committed(node, w.epoch, w.required, w.min_isr, deadline)
+        });
+        let results = futures_join_all(waits).await;
+        for ((t, p, _), result) in pending.into_iter().zip(results) {
+            if let Err(code) = result {
+                let r = &mut responses[t].partition_responses[p];
+                tracing::debug!(partition = r.index, error = code.name(), "acks=all produce not acknowledged");
+                r.error_code = code.code();
+                r.error_message = Some(KStr::from_static(code.name()));
+            }
+        }
+    }
+    if version >= 10 {
+        for t in &mut responses {
+            for r in &mut t.partition_responses {
+                if r.error_code == ErrorCode::NotLeaderOrFollower.code()
+                    && let Some(pc) = state.cluster().partition(&t.name, r.index)
+                {
+                    let m = pc.lock();
+                    r.current_leader = LeaderIdAndEpoch {
+                        leader_id: m.leader,
+                        leader_epoch: m.leader_epoch,
+                        ..Default::default()
+                    };
+                }
+            }
+        }
+    }
     if req.acks == 0 {
         return if failed {
             Handled::Close(CloseReason::FailedWithoutAcks)
@@ -107,28 +157,99 @@ pub(crate) fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> 
     .into()
 }
 
+/// Joins the futures, polling them together (no extra dependency for one `join_all`).
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// An acks=-1 append waiting for the in-sync replicas.
+#[derive(Clone)]
+struct Wait {
+    control: Arc<PartitionControl>,
+    epoch: i32,
+    /// The high watermark that acknowledges the batch (its last offset + 1).
+    required: i64,
+    min_isr: usize,
+}
+
 /// What a successful append reports.
 struct Appended {
     base_offset: i64,
     log_append_time: i64,
     log_start_offset: i64,
+    /// For acks=-1: what to wait for before answering.
+    wait: Option<Wait>,
 }
 
 fn produce_partition(
+    state: &BrokerState,
     topic: Option<&Arc<Topic>>,
     pd: PartitionProduceData,
     version: i16,
+    acks: i16,
 ) -> Result<Appended, Refusal> {
     const UNKNOWN: Refusal = (
         ErrorCode::UnknownTopicOrPartition,
         "This server does not host this topic-partition.",
     );
+    const NOT_LEADER: Refusal = (
+        ErrorCode::NotLeaderOrFollower,
+        "This broker is not the leader of the partition.",
+    );
     let topic = topic.ok_or(UNKNOWN)?;
     let partition = topic.partition(pd.index).ok_or(UNKNOWN)?;
+    let control = state
+        .cluster()
+        .partition(&topic.name, pd.index)
+        .filter(|c| c.topic_id == topic.id)
+        .ok_or(UNKNOWN)?;
+    if control.lock().leader != state.node_id() {
+        return Err(NOT_LEADER);
+    }
     let records = pd.records.unwrap_or_default();
     let batch = validate(&records, version, topic.settings.log.max_message_bytes)?;
     let idempotent = batch.header().ok().as_ref().and_then(ProducerBatch::of);
     let append_time = topic.settings.log_append_time.then(now_ms);
+    let min_isr = usize::try_from(topic.settings.min_insync_replicas).unwrap_or(1);
+    // The partition lock keeps leadership from moving between the check and the append.
+    let mut meta = control.lock();
+    if meta.leader != state.node_id() {
+        return Err(NOT_LEADER);
+    }
+    if acks == -1 && meta.isr.len() < min_isr {
+        return Err((
+            ErrorCode::NotEnoughReplicas,
+            "Fewer in-sync replicas than min.insync.replicas",
+        ));
+    }
+    let epoch = meta.leader_epoch;
+    let wait = |required: i64| {
+        (acks == -1).then(|| Wait {
+            control: Arc::clone(&control),
+            epoch,
+            required,
+            min_isr,
+        })
+    };
     let mut log = partition.log().ok_or(UNKNOWN)?;
     let mut producers = partition.producers();
     if let Some(b) = &idempotent {
@@ -140,6 +261,7 @@ fn produce_partition(
                     base_offset: dup.first_offset,
                     log_append_time: dup.timestamp,
                     log_start_offset: log.log_start_offset(),
+                    wait: wait(dup.last_offset + 1),
                 });
             }
             Err(e) => {
@@ -149,7 +271,7 @@ fn produce_partition(
         }
     }
     let info = log
-        .append(&batch.bytes, LEADER_EPOCH, append_time)
+        .append(&batch.bytes, epoch, append_time)
         .map_err(|e| {
             tracing::error!(topic = %topic.name, partition = pd.index, error = %e, "append failed");
             match e {
@@ -165,12 +287,19 @@ fn produce_partition(
     }
     drop(producers);
     let log_start_offset = log.log_start_offset();
+    let end = log.log_end_offset();
     drop(log);
+    let hw_moved = meta.leader_appended(end, tokio::time::Instant::now());
+    drop(meta);
+    if hw_moved {
+        control.notify();
+    }
     partition.wake();
     Ok(Appended {
         base_offset: info.base_offset,
         log_append_time: append_time.unwrap_or(-1),
         log_start_offset,
+        wait: wait(info.last_offset + 1),
     })
 }
 

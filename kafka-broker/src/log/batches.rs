@@ -73,6 +73,46 @@ pub fn stamp(
     Ok((buf, spans))
 }
 
+/// Walks batches that already carry their offsets and leader epochs (a leader's log, read
+/// by a follower) and returns each one's span, checking that they follow each other from
+/// `next_offset` without a gap.
+pub fn spans(batches: &[u8], next_offset: i64) -> Result<Vec<BatchSpan>, LogError> {
+    let mut spans = Vec::new();
+    let mut pos = 0;
+    let mut offset = next_offset;
+    let bad = |e: kafka_protocol::DecodeError| LogError::InvalidBatch(e.to_string());
+    while pos < batches.len() {
+        let header = BatchHeader::parse(&batches[pos..]).map_err(bad)?;
+        let len = header
+            .total_size()
+            .filter(|&n| n >= BatchHeader::SIZE && pos + n <= batches.len())
+            .ok_or_else(|| LogError::InvalidBatch("batch length exceeds the data".into()))?;
+        let delta = i64::from(header.last_offset_delta);
+        if delta < 0 {
+            return Err(LogError::InvalidBatch("negative last offset delta".into()));
+        }
+        if header.base_offset != offset {
+            return Err(LogError::InvalidBatch(format!(
+                "replicated batch starts at offset {}, the log ends at {offset}",
+                header.base_offset
+            )));
+        }
+        spans.push(BatchSpan {
+            pos,
+            len,
+            base_offset: offset,
+            last_offset: offset + delta,
+            max_timestamp: header.max_timestamp,
+        });
+        offset += delta + 1;
+        pos += len;
+    }
+    if spans.is_empty() {
+        return Err(LogError::InvalidBatch("no record batch".into()));
+    }
+    Ok(spans)
+}
+
 /// The first record of the stored `batch` whose timestamp is >= `timestamp` and whose offset
 /// is >= `min_offset`, as `(offset, timestamp)`.
 pub(super) fn first_record_at_or_after(

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
 
-use super::batches::{offset_of_max_timestamp, stamp};
+use super::batches::{offset_of_max_timestamp, spans, stamp};
 use super::checkpoint::{sync_dir, take_clean_marker, write_clean_marker, write_log_start_offset};
 use super::recovery::{Opened, open_dir};
 use super::segment::{MAX_RELATIVE, ReadProgress, Segment, TimestampOffset};
@@ -265,6 +265,48 @@ impl FileLog {
         })
     }
 
+    fn append_replicated_inner(&mut self, batches: &[u8]) -> Result<AppendInfo, LogError> {
+        let end = self.log_end_offset();
+        let spans = spans(batches, end)?;
+        let last_offset = spans.last().map_or(end, |s| s.last_offset);
+        let max_timestamp = spans.iter().fold(-1, |m, s| m.max(s.max_timestamp));
+        if last_offset - end > MAX_RELATIVE {
+            return Err(LogError::InvalidBatch(
+                "the append spans more than 2^31 offsets".into(),
+            ));
+        }
+        self.touch()?;
+        self.maybe_roll(batches.len() as u64, max_timestamp, last_offset)?;
+        self.active
+            .append(batches, &spans, self.config.index_interval_bytes)?;
+        Ok(AppendInfo {
+            base_offset: end,
+            last_offset,
+            max_timestamp,
+        })
+    }
+
+    fn start_at_inner(&mut self, offset: i64) -> Result<(), LogError> {
+        self.touch()?;
+        // Everything goes: first the start offset (persisted, so a crash half-way at worst
+        // leaves segments below it for the next open to delete), then the segments.
+        write_log_start_offset(&self.dir, offset)?;
+        self.start_offset = offset;
+        while let Some(prev) = self.segments.pop() {
+            prev.delete()?;
+            self.dir_dirty = true;
+        }
+        if self.active.base_offset() == offset {
+            // Same file name: empty the segment in place.
+            self.active.truncate_to(offset)?;
+        } else {
+            let fresh = Segment::create(&self.dir, offset)?;
+            self.dir_dirty = true;
+            std::mem::replace(&mut self.active, fresh).delete()?;
+        }
+        Ok(())
+    }
+
     fn retention_inner(&mut self, now_ms: i64) -> Result<usize, LogError> {
         if !self.active.is_empty()
             && self.config.segment_ms >= 0
@@ -334,6 +376,16 @@ impl Log for FileLog {
         log_append_time: Option<i64>,
     ) -> Result<AppendInfo, LogError> {
         let result = self.append_inner(batches, leader_epoch, log_append_time);
+        self.note(result)
+    }
+
+    fn append_replicated(&mut self, batches: &[u8]) -> Result<AppendInfo, LogError> {
+        let result = self.append_replicated_inner(batches);
+        self.note(result)
+    }
+
+    fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
+        let result = self.start_at_inner(offset);
         self.note(result)
     }
 

@@ -483,3 +483,64 @@ fn opening_creates_the_directory_and_an_empty_log() {
     log.delete().unwrap();
     assert!(!dir.exists());
 }
+
+#[test]
+fn replicated_appends_keep_offsets_and_epochs_and_survive_reopen() {
+    let leader_dir = tempfile::tempdir().unwrap();
+    let follower_dir = tempfile::tempdir().unwrap();
+    let mut leader = FileLog::open(leader_dir.path(), config(400, 64)).unwrap();
+    for i in 0..12 {
+        leader
+            .append(&batch(1 + i % 3, 1_000 + i as i64, 30), 3 + (i as i32 / 4), None)
+            .unwrap();
+    }
+    let mut follower = FileLog::open(follower_dir.path(), config(400, 64)).unwrap();
+    let mut memory = crate::log::MemoryLog::new(config(400, 64));
+    // Copy in a few chunks, as a follower fetching with a byte limit would.
+    while follower.log_end_offset() < leader.log_end_offset() {
+        let chunk = leader
+            .read(follower.log_end_offset(), 150, leader.log_end_offset())
+            .unwrap()
+            .records;
+        follower.append_replicated(&chunk).unwrap();
+        memory.append_replicated(&chunk).unwrap();
+    }
+    assert_eq!(everything(&follower), everything(&leader));
+    assert_eq!(
+        memory.read(0, usize::MAX, i64::MAX).unwrap().records,
+        everything(&leader)
+    );
+    // A gap or an overlap is refused.
+    let again = leader.read(0, 1, 1).unwrap().records;
+    assert!(follower.append_replicated(&again).is_err());
+    assert!(memory.append_replicated(&again).is_err());
+    drop(follower);
+    let follower = FileLog::open(follower_dir.path(), config(400, 64)).unwrap();
+    assert_eq!(everything(&follower), everything(&leader));
+    let h = BatchHeader::parse(&everything(&follower)).unwrap();
+    assert_eq!(h.partition_leader_epoch, 3);
+}
+
+#[test]
+fn truncate_fully_and_start_at_restarts_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = FileLog::open(dir.path(), config(300, 64)).unwrap();
+    for i in 0..10 {
+        log.append(&batch(2, 1_000 + i, 30), 0, None).unwrap();
+    }
+    log.truncate_fully_and_start_at(57).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (57, 57));
+    assert_eq!(log.segment_base_offsets(), vec![57]);
+    let info = log.append(&batch(3, 2_000, 30), 1, None).unwrap();
+    assert_eq!(info.base_offset, 57);
+    drop(log);
+    let mut log = FileLog::open(dir.path(), config(300, 64)).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (57, 60));
+    // Restarting at the active segment's own base offset empties it in place.
+    log.truncate_fully_and_start_at(57).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (57, 57));
+    let mut memory = crate::log::MemoryLog::new(config(300, 64));
+    memory.append(&batch(2, 1, 1), 0, None).unwrap();
+    memory.truncate_fully_and_start_at(9).unwrap();
+    assert_eq!((memory.log_start_offset(), memory.log_end_offset()), (9, 9));
+}

@@ -7,7 +7,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::batches::{first_record_at_or_after, offset_of_max_timestamp, stamp};
+use super::batches::{first_record_at_or_after, offset_of_max_timestamp, spans, stamp};
 use super::segment::wall_clock_ms;
 use super::{AppendInfo, Log, LogConfig, LogError, ReadResult};
 
@@ -82,6 +82,39 @@ impl Log for MemoryLog {
             self.end_offset = s.last_offset + 1;
         }
         Ok(info)
+    }
+
+    fn append_replicated(&mut self, batches: &[u8]) -> Result<AppendInfo, LogError> {
+        let spans = spans(batches, self.end_offset)?;
+        let buf = Bytes::copy_from_slice(batches);
+        let appended_ms = wall_clock_ms();
+        let mut info = AppendInfo {
+            base_offset: self.end_offset,
+            last_offset: self.end_offset,
+            max_timestamp: -1,
+        };
+        for s in &spans {
+            self.batches.push(StoredBatch {
+                base_offset: s.base_offset,
+                last_offset: s.last_offset,
+                max_timestamp: s.max_timestamp,
+                appended_ms,
+                data: buf.slice(s.pos..s.pos + s.len),
+            });
+            self.size += s.len as u64;
+            info.last_offset = s.last_offset;
+            info.max_timestamp = info.max_timestamp.max(s.max_timestamp);
+            self.end_offset = s.last_offset + 1;
+        }
+        Ok(info)
+    }
+
+    fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
+        self.batches.clear();
+        self.size = 0;
+        self.start_offset = offset;
+        self.end_offset = offset;
+        Ok(())
     }
 
     fn read(

@@ -27,7 +27,7 @@ mod test_util;
 
 use bytes::Bytes;
 
-pub use batches::{BatchSpan, stamp};
+pub use batches::{BatchSpan, spans, stamp};
 pub use file_log::FileLog;
 pub use memory::MemoryLog;
 
@@ -116,6 +116,15 @@ pub trait Log: Send + Sync + std::fmt::Debug {
         leader_epoch: i32,
         log_append_time: Option<i64>,
     ) -> Result<AppendInfo, LogError>;
+
+    /// Appends batches copied from a leader's log as they are: their offsets (the first must
+    /// be this log's end offset, the rest following without a gap), leader epochs and
+    /// timestamps are kept. What a follower replica does with what it fetched.
+    fn append_replicated(&mut self, batches: &[u8]) -> Result<AppendInfo, LogError>;
+
+    /// Empties the log and restarts it at `offset` (log start and end both), for a follower
+    /// whose log ends before the leader's log start (Kafka's `truncateFullyAndStartAt`).
+    fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError>;
 
     /// Whole batches from the one containing `offset`, up to `max_bytes` (but always at least
     /// one batch when `offset` < `upper_bound`), never including offsets at or past

@@ -97,6 +97,28 @@ impl PartitionProducers {
         self.state.record(batch, first_offset, timestamp);
     }
 
+    /// Takes in batches a follower copied from its leader (whole batches, headers first), so
+    /// that it knows every producer's sequences should it become the leader.
+    pub(crate) fn replay_batches(&mut self, batches: &[u8]) {
+        let mut pos = 0;
+        while let Some(rest) = batches.get(pos..).filter(|r| !r.is_empty()) {
+            let Ok(header) = BatchHeader::parse(rest) else {
+                return;
+            };
+            let Some(size) = header.total_size().filter(|&n| n >= BatchHeader::SIZE) else {
+                return;
+            };
+            self.state.replay(&header);
+            pos += size;
+        }
+    }
+
+    /// Rebuilds the state from the log after its tail was truncated (a follower following a
+    /// new leader), as Kafka's `truncateAndReload` does.
+    pub(crate) fn rebuild(&mut self, log: &dyn Log, now_ms: i64) {
+        *self = Self::load(self.dir.take(), log, now_ms);
+    }
+
     /// Forgets expired producers; returns how many.
     pub(crate) fn remove_expired(&mut self, now_ms: i64) -> usize {
         self.state.remove_expired(now_ms)

@@ -10,7 +10,7 @@
 mod connection;
 pub(crate) mod metadata_store;
 pub(crate) mod sasl;
-mod security;
+pub(crate) mod security;
 pub(crate) mod self_signed;
 pub(crate) mod tls;
 
@@ -142,6 +142,12 @@ impl BrokerBuilder {
         &self.config
     }
 
+    /// The settings, checked (for the cluster, which starts brokers its own way).
+    pub(crate) fn into_checked_config(self) -> Result<BrokerConfig, BrokerError> {
+        self.check()?;
+        Ok(self.config)
+    }
+
     fn check(&self) -> Result<Option<(String, i32)>, BrokerError> {
         if self.config.default_partitions < 1
             || self.config.default_partitions > crate::config::MAX_PARTITIONS
@@ -230,7 +236,7 @@ impl BrokerBuilder {
 }
 
 /// Splits `HOST:PORT` (IPv6 hosts in brackets).
-fn parse_host_port(s: &str) -> Result<(String, i32), BrokerError> {
+pub(crate) fn parse_host_port(s: &str) -> Result<(String, i32), BrokerError> {
     let bad = || BrokerError::InvalidConfig(format!("{s:?} is not HOST:PORT"));
     let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
@@ -308,22 +314,31 @@ impl Drop for BrokerHandle {
 }
 
 /// Resolves once the broker is told to stop (or its handle is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not `Send`: drop it here, not across a task's await.
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Accepts connections until told to stop; then drops (aborts) every connection task.
-async fn accept(
+/// Accepts connections until told to stop; then drops (aborts) every connection task. The
+/// cluster's drop-connections fault aborts them without stopping.
+pub(crate) async fn accept(
     state: Arc<BrokerState>,
     listener: TcpListener,
     security: security::Security,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
+    let mut drop_signal = state
+        .cluster()
+        .drop_signal(state.node_id())
+        .unwrap_or_else(|| watch::channel(0).1);
     loop {
         tokio::select! {
             _ = stopped(&mut stop) => break,
+            Ok(()) = drop_signal.changed() => {
+                tracing::info!(node = state.node_id(), connections = connections.len(), "fault: dropping every connection");
+                connections.abort_all();
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::debug!(%peer, "connection accepted");
@@ -343,7 +358,7 @@ async fn accept(
 }
 
 /// Applies retention every `every` until told to stop.
-async fn retention(state: Arc<BrokerState>, every: Duration, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn retention(state: Arc<BrokerState>, every: Duration, mut stop: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick fires at once; retention at startup is not needed.
