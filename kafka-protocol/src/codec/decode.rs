@@ -23,12 +23,13 @@ fn fail(i: &[u8], kind: DecodeErrorKind) -> nom::Err<DecodeError> {
 /// (a caller that decodes from a buffer it did not pass as the frame), so misuse cannot panic.
 #[inline]
 pub fn view(frame: &Bytes, sub: &[u8]) -> Bytes {
-    let start = frame.as_ptr() as usize;
-    let p = sub.as_ptr() as usize;
+    // One range check here, then `slice` (not `slice_ref`, which checks the pointers again):
+    // this runs twice per record (key and value) on the consumer's hot path.
+    let off = (sub.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
     if sub.is_empty() {
         Bytes::new()
-    } else if p >= start && p + sub.len() <= start + frame.len() {
-        frame.slice_ref(sub)
+    } else if off <= frame.len() && sub.len() <= frame.len() - off {
+        frame.slice(off..off + sub.len())
     } else {
         Bytes::copy_from_slice(sub)
     }
@@ -93,6 +94,19 @@ pub fn read_uuid(i: &[u8]) -> PResult<'_, Uuid> {
 /// Unsigned LEB128 varint of at most 5 bytes (32 bits).
 #[inline]
 pub fn read_uvarint(i: &[u8]) -> PResult<'_, u32> {
+    // Fast paths: record lengths, deltas and key/value lengths are mostly 1 or 2 bytes.
+    match i {
+        [b0, rest @ ..] if *b0 < 0x80 => return Ok((rest, u32::from(*b0))),
+        [b0, b1, rest @ ..] if *b1 < 0x80 => {
+            return Ok((rest, u32::from(b0 & 0x7f) | (u32::from(*b1) << 7)));
+        }
+        _ => {}
+    }
+    read_uvarint_slow(i)
+}
+
+#[inline(never)]
+fn read_uvarint_slow(i: &[u8]) -> PResult<'_, u32> {
     let mut value: u32 = 0;
     for (n, &b) in i.iter().enumerate().take(5) {
         if n == 4 && b > 0x0f {
@@ -113,6 +127,18 @@ pub fn read_uvarint(i: &[u8]) -> PResult<'_, u32> {
 /// Unsigned LEB128 varint of at most 10 bytes (64 bits).
 #[inline]
 pub fn read_uvarlong(i: &[u8]) -> PResult<'_, u64> {
+    match i {
+        [b0, rest @ ..] if *b0 < 0x80 => return Ok((rest, u64::from(*b0))),
+        [b0, b1, rest @ ..] if *b1 < 0x80 => {
+            return Ok((rest, u64::from(b0 & 0x7f) | (u64::from(*b1) << 7)));
+        }
+        _ => {}
+    }
+    read_uvarlong_slow(i)
+}
+
+#[inline(never)]
+fn read_uvarlong_slow(i: &[u8]) -> PResult<'_, u64> {
     let mut value: u64 = 0;
     for (n, &b) in i.iter().enumerate().take(10) {
         if n == 9 && b > 0x01 {
@@ -345,7 +371,11 @@ pub fn read_opt_struct<'a, T>(
 
 /// Names the message and field in an error (the innermost name wins).
 #[inline]
-pub fn ctx(e: nom::Err<DecodeError>, message: &'static str, field: &'static str) -> nom::Err<DecodeError> {
+pub fn ctx(
+    e: nom::Err<DecodeError>,
+    message: &'static str,
+    field: &'static str,
+) -> nom::Err<DecodeError> {
     e.map(|e| e.in_field(message, field))
 }
 

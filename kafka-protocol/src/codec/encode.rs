@@ -44,22 +44,153 @@ pub const fn varlong_size(v: i64) -> usize {
     uvarlong_size(((v << 1) ^ (v >> 63)) as u64)
 }
 
+/// Writes the uvarint `v` at the start of `out` and returns the bytes written (1 to 5).
 #[inline]
-pub fn put_uvarint(buf: &mut impl BufMut, mut v: u32) {
-    while v >= 0x80 {
-        buf.put_u8((v as u8) | 0x80);
+pub fn encode_uvarint(out: &mut [u8; 5], mut v: u32) -> usize {
+    let mut n = 0;
+    while v >= 0x80 && n < 4 {
+        out[n] = (v as u8) | 0x80;
         v >>= 7;
+        n += 1;
     }
-    buf.put_u8(v as u8);
+    out[n] = v as u8;
+    n + 1
+}
+
+/// Writes the 64-bit uvarint `v` at the start of `out` and returns the bytes written (1 to 10).
+#[inline]
+pub fn encode_uvarlong(out: &mut [u8; 10], mut v: u64) -> usize {
+    let mut n = 0;
+    while v >= 0x80 && n < 9 {
+        out[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    out[n] = v as u8;
+    n + 1
+}
+
+// Each `put_*` call on a `BytesMut` is an out-of-line `extend_from_slice` (capacity check and
+// a `memcpy`), so a varint is assembled on the stack and appended with one call, not one per
+// byte: the record encoders write several per record.
+
+#[inline]
+pub fn put_uvarint(buf: &mut impl BufMut, v: u32) {
+    if v < 0x80 {
+        buf.put_u8(v as u8);
+    } else {
+        let mut tmp = [0u8; 5];
+        let n = encode_uvarint(&mut tmp, v);
+        buf.put_slice(&tmp[..n]);
+    }
 }
 
 #[inline]
-pub fn put_uvarlong(buf: &mut impl BufMut, mut v: u64) {
-    while v >= 0x80 {
-        buf.put_u8((v as u8) | 0x80);
-        v >>= 7;
+pub fn put_uvarlong(buf: &mut impl BufMut, v: u64) {
+    if v < 0x80 {
+        buf.put_u8(v as u8);
+    } else {
+        let mut tmp = [0u8; 10];
+        let n = encode_uvarlong(&mut tmp, v);
+        buf.put_slice(&tmp[..n]);
     }
-    buf.put_u8(v as u8);
+}
+
+/// A few short fields (varints, small integers) assembled on the stack and appended to a
+/// buffer with one copy; for hot encoders that write several per item (record framing).
+/// Writing past `N` bytes panics, so size `N` for the widest sequence written.
+#[derive(Debug, Clone, Copy)]
+pub struct Scratch<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Default for Scratch<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Scratch<N> {
+    /// An empty scratch buffer.
+    #[inline]
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    /// Appends a byte.
+    #[inline]
+    pub fn put_u8(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    /// Appends an unsigned varint.
+    #[inline]
+    pub fn put_uvarint(&mut self, mut v: u32) {
+        while v >= 0x80 {
+            self.put_u8((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.put_u8(v as u8);
+    }
+
+    /// Appends an unsigned 64-bit varint.
+    #[inline]
+    pub fn put_uvarlong(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.put_u8((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.put_u8(v as u8);
+    }
+
+    /// Appends a zig-zag varint.
+    #[inline]
+    pub fn put_varint(&mut self, v: i32) {
+        self.put_uvarint(((v << 1) ^ (v >> 31)) as u32);
+    }
+
+    /// Appends a zig-zag varlong.
+    #[inline]
+    pub fn put_varlong(&mut self, v: i64) {
+        self.put_uvarlong(((v << 1) ^ (v >> 63)) as u64);
+    }
+
+    /// Appends bytes.
+    #[inline]
+    pub fn put_slice(&mut self, b: &[u8]) {
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+
+    /// The bytes assembled so far.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Bytes assembled so far.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was assembled.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends the assembled bytes to `buf` (one copy) and empties the scratch buffer.
+    #[inline]
+    pub fn flush_to(&mut self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.buf[..self.len]);
+        self.len = 0;
+    }
 }
 
 #[inline]
@@ -167,7 +298,17 @@ mod tests {
 
     #[test]
     fn varint_sizes_match_encoding() {
-        for v in [0u32, 1, 127, 128, 16383, 16384, 2_097_151, 2_097_152, u32::MAX] {
+        for v in [
+            0u32,
+            1,
+            127,
+            128,
+            16383,
+            16384,
+            2_097_151,
+            2_097_152,
+            u32::MAX,
+        ] {
             let mut b = BytesMut::new();
             put_uvarint(&mut b, v);
             assert_eq!(b.len(), uvarint_size(v), "{v}");
@@ -188,5 +329,37 @@ mod tests {
         let mut b = BytesMut::new();
         put_uvarlong(&mut b, u64::MAX);
         assert_eq!(read_uvarlong(&b).unwrap().1, u64::MAX);
+    }
+
+    #[test]
+    fn scratch_matches_the_buffer_writers() {
+        let mut s = Scratch::<64>::new();
+        let mut b = BytesMut::new();
+        for v in [
+            0i64,
+            -1,
+            1,
+            63,
+            64,
+            -65,
+            300,
+            i64::from(i32::MAX),
+            i64::MIN,
+            i64::MAX,
+        ] {
+            s.put_varlong(v);
+            put_varlong(&mut b, v);
+            s.put_varint(v as i32);
+            put_varint(&mut b, v as i32);
+        }
+        s.put_slice(b"abc");
+        b.extend_from_slice(b"abc");
+        s.put_uvarint(u32::MAX);
+        put_uvarint(&mut b, u32::MAX);
+        assert_eq!(s.as_slice(), &b[..]);
+        let mut out = BytesMut::new();
+        s.flush_to(&mut out);
+        assert_eq!(out, b);
+        assert!(s.is_empty());
     }
 }
