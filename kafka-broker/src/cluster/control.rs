@@ -19,6 +19,7 @@
 //! | `POST /v1/latency` | `{"broker": 1, "ms": 200}` (no broker: all) | delays every request |
 //! | `POST /v1/partitions/move-leader` | `{"topic": "t", "partition": 0, "to": 2}` (`to` optional) | new leader, epoch + 1 |
 //! | `POST /v1/partitions/shrink-isr` | `{"topic": "t", "partition": 0, "remove": [1]}` | drops followers from the ISR until cleared |
+//! | `POST /v1/partitions/pause-replica` | `{"topic": "t", "partition": 0, "broker": 1}` | stops a follower fetching (it leaves the ISR after the lag limit) until cleared |
 //! | `POST /v1/wait/high-watermark` | `{"topic": "t", "partition": 0, "offset": 10, "timeout_ms": 5000}` | blocks until HW >= offset |
 //! | `POST /v1/wait/leader` | `{"topic", "partition", "timeout_ms", "not": 1, "min_epoch": 2}` (last two optional) | blocks until a live leader (other than `not`, at an epoch >= `min_epoch`) |
 //! | `POST /v1/wait/isr` | `{"topic", "partition", "isr": [0, 1, 2]}` or `"size": 3` | blocks until the ISR is that set (or has that many) |
@@ -94,7 +95,11 @@ fn error(status: u16, message: impl std::fmt::Display) -> Answer {
     (status, json!({ "error": message.to_string() }))
 }
 
-async fn connection(mut stream: TcpStream, cluster: Weak<ClusterInner>, mut stop: watch::Receiver<bool>) {
+async fn connection(
+    mut stream: TcpStream,
+    cluster: Weak<ClusterInner>,
+    mut stop: watch::Receiver<bool>,
+) {
     let (status, body) = match read_request(&mut stream).await {
         Err(e) => error(400, e),
         Ok((method, path, body)) => {
@@ -192,11 +197,19 @@ async fn route(cluster: &Arc<ClusterInner>, method: &str, path: &str, body: &[u8
     let result = match (method, path.trim_end_matches('/')) {
         ("GET", "/v1/cluster") => Ok(describe(cluster)),
         ("POST", "/v1/brokers/stop") => match broker_of(&json) {
-            Ok(id) => cluster.stop_broker(id).await.map(|()| describe(cluster)).map_err(refused),
+            Ok(id) => cluster
+                .stop_broker(id)
+                .await
+                .map(|()| describe(cluster))
+                .map_err(refused),
             Err(e) => Err(e),
         },
         ("POST", "/v1/brokers/start") => match broker_of(&json) {
-            Ok(id) => cluster.start_broker(id).await.map(|()| describe(cluster)).map_err(refused),
+            Ok(id) => cluster
+                .start_broker(id)
+                .await
+                .map(|()| describe(cluster))
+                .map_err(refused),
             Err(e) => Err(e),
         },
         ("POST", "/v1/brokers/drop-connections") => broker_of(&json).and_then(|id| {
@@ -222,11 +235,17 @@ async fn route(cluster: &Arc<ClusterInner>, method: &str, path: &str, body: &[u8
                 .map_err(refused)
         }),
         ("POST", "/v1/partitions/shrink-isr") => partition_of(&json).and_then(|(t, p)| {
-            let remove = i32_list(&json["remove"]).ok_or_else(|| {
-                error(400, "\"remove\" must be a list of broker ids")
-            })?;
+            let remove = i32_list(&json["remove"])
+                .ok_or_else(|| error(400, "\"remove\" must be a list of broker ids"))?;
             cluster
                 .shrink_isr(&t, p, &remove)
+                .map(|i| partition_json(&i))
+                .map_err(refused)
+        }),
+        ("POST", "/v1/partitions/pause-replica") => partition_of(&json).and_then(|(t, p)| {
+            let node = broker_of(&json)?;
+            cluster
+                .pause_replica(&t, p, node)
                 .map(|i| partition_json(&i))
                 .map_err(refused)
         }),
@@ -252,6 +271,7 @@ const ROUTES: &[&str] = &[
     "/v1/latency",
     "/v1/partitions/move-leader",
     "/v1/partitions/shrink-isr",
+    "/v1/partitions/pause-replica",
     "/v1/wait/high-watermark",
     "/v1/wait/leader",
     "/v1/wait/isr",
@@ -415,7 +435,10 @@ fn parse_error(v: &Value) -> Option<ErrorCode> {
 
 fn parse_fault(json: &Value) -> Result<Fault, Answer> {
     let api = parse_api(&json["api"]).ok_or_else(|| {
-        error(400, "\"api\" must name a Kafka API (e.g. \"Produce\") or give its key")
+        error(
+            400,
+            "\"api\" must name a Kafka API (e.g. \"Produce\") or give its key",
+        )
     })?;
     let action = json["action"].as_str().unwrap_or("error");
     let mut fault = match action {
@@ -486,9 +509,13 @@ async fn wait_hw(cluster: &ClusterInner, json: &Value) -> Result<Value, Answer> 
     waited(
         cluster
             .controller()
-            .wait_for_partition(&topic, partition, &format!("high watermark {offset}"), timeout, |p| {
-                p.high_watermark >= offset
-            })
+            .wait_for_partition(
+                &topic,
+                partition,
+                &format!("high watermark {offset}"),
+                timeout,
+                |p| p.high_watermark >= offset,
+            )
             .await,
     )
 }
@@ -503,8 +530,7 @@ async fn wait_leader(cluster: &ClusterInner, json: &Value) -> Result<Value, Answ
         cluster
             .controller()
             .wait_for_partition(&topic, partition, "a live leader", timeout, |p| {
-                p.leader
-                    .is_some_and(|l| ctl.is_alive(l) && Some(l) != not)
+                p.leader.is_some_and(|l| ctl.is_alive(l) && Some(l) != not)
                     && p.leader_epoch >= min_epoch
             })
             .await,
@@ -563,6 +589,8 @@ mod tests {
         assert!(parse_fault(&json!({"api": "Nope", "error": 6})).is_err());
         assert!(parse_fault(&json!({"api": "Fetch"})).is_err());
         assert!(parse_fault(&json!({"api": "Fetch", "action": "explode"})).is_err());
-        assert!(parse_fault(&json!({"api": "Fetch", "action": "disconnect", "partition": 1})).is_err());
+        assert!(
+            parse_fault(&json!({"api": "Fetch", "action": "disconnect", "partition": 1})).is_err()
+        );
     }
 }

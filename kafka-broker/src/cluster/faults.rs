@@ -16,6 +16,7 @@
 //! request before it is handled. Everything is cleared by `clear_faults`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kafka_protocol::ErrorCode;
@@ -162,6 +163,9 @@ impl Fault {
 pub(crate) struct Faults {
     rules: Mutex<Vec<Fault>>,
     latency: Mutex<BTreeMap<FaultScope, Duration>>,
+    /// Set when a fault or a latency was added since the last clear: requests skip the
+    /// locks above while it is not.
+    armed: AtomicBool,
 }
 
 impl Faults {
@@ -170,6 +174,7 @@ impl Faults {
         fault.check()?;
         if fault.count > 0 {
             self.rules.lock().push(fault);
+            self.armed.store(true, Ordering::Release);
         }
         Ok(())
     }
@@ -183,6 +188,12 @@ impl Faults {
     pub fn clear(&self) {
         self.rules.lock().clear();
         self.latency.lock().clear();
+        self.armed.store(false, Ordering::Release);
+    }
+
+    /// Whether any fault or latency may be set (cheap: no lock).
+    pub fn armed(&self) -> bool {
+        self.armed.load(Ordering::Acquire)
     }
 
     /// Sets the latency of `scope` (zero removes it).
@@ -192,6 +203,7 @@ impl Faults {
             l.remove(&scope);
         } else {
             l.insert(scope, latency);
+            self.armed.store(true, Ordering::Release);
         }
     }
 
@@ -331,8 +343,12 @@ mod tests {
     #[test]
     fn faults_are_used_up_in_order_and_filtered() {
         let f = Faults::default();
-        f.add(Fault::error(ApiKey::Produce, ErrorCode::NotLeaderOrFollower).times(2).on_broker(1))
-            .unwrap();
+        f.add(
+            Fault::error(ApiKey::Produce, ErrorCode::NotLeaderOrFollower)
+                .times(2)
+                .on_broker(1),
+        )
+        .unwrap();
         f.add(Fault::drop_response(ApiKey::Produce).for_partition("t", 0))
             .unwrap();
         let t0 = |t: &str, p: Option<i32>| t == "t" && p.is_none_or(|p| p == 0);
@@ -348,9 +364,16 @@ mod tests {
             Some(FaultAction::Error(ErrorCode::NotLeaderOrFollower))
         );
         assert_eq!(f.take(1, ApiKey::Produce, &t1), None);
-        assert_eq!(f.take(2, ApiKey::Produce, &t0), Some(FaultAction::DropResponse));
+        assert_eq!(
+            f.take(2, ApiKey::Produce, &t0),
+            Some(FaultAction::DropResponse)
+        );
         assert!(f.list().is_empty());
-        assert!(Fault::error(ApiKey::DescribeConfigs, ErrorCode::None).check().is_err());
+        assert!(
+            Fault::error(ApiKey::DescribeConfigs, ErrorCode::None)
+                .check()
+                .is_err()
+        );
         f.set_latency(FaultScope::Cluster, Duration::from_millis(5));
         f.set_latency(FaultScope::Broker(2), Duration::from_millis(9));
         assert_eq!(f.latency(1), Duration::from_millis(5));

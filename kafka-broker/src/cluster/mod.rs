@@ -617,7 +617,10 @@ impl ClusterController {
                 }
                 Err(e) => {
                     for state in done {
-                        let _ = state.as_deref().unwrap_or(origin).delete_topic_local(&new.name);
+                        let _ = state
+                            .as_deref()
+                            .unwrap_or(origin)
+                            .delete_topic_local(&new.name);
                     }
                     self.topics.write().remove(&new.name);
                     return Err(e);
@@ -859,7 +862,14 @@ impl ClusterController {
             let from = m.leader;
             m.elect(target, leos.get(&target).copied(), Instant::now());
             m.recompute_hw();
-            tracing::info!(topic, partition = index, from, to = target, epoch = m.leader_epoch, "leader moved by a fault");
+            tracing::info!(
+                topic,
+                partition = index,
+                from,
+                to = target,
+                epoch = m.leader_epoch,
+                "leader moved by a fault"
+            );
         }
         self.after_change(&pc, true);
         Ok(pc.info())
@@ -893,6 +903,34 @@ impl ClusterController {
             m.recompute_hw();
         }
         self.after_change(&pc, true);
+        Ok(pc.info())
+    }
+
+    /// Stops a follower's fetching for this partition (a stuck follower) without touching
+    /// the ISR: it leaves the ISR once it lags past `replica.lag.time.max.ms`, and catches up
+    /// and rejoins after the faults are cleared.
+    pub(crate) fn pause_replica(
+        &self,
+        topic: &str,
+        index: i32,
+        node: i32,
+    ) -> Result<PartitionInfo, String> {
+        let pc = self
+            .partition(topic, index)
+            .ok_or_else(|| format!("no partition {topic}-{index}"))?;
+        {
+            let mut m = pc.lock();
+            if m.leader == node {
+                return Err(format!(
+                    "broker {node} leads {topic}-{index}: move the leader first"
+                ));
+            }
+            if !pc.replicas.contains(&node) {
+                return Err(format!("broker {node} has no replica of {topic}-{index}"));
+            }
+            m.frozen.insert(node);
+        }
+        pc.notify();
         Ok(pc.info())
     }
 

@@ -45,8 +45,8 @@ pub(crate) struct PartitionMeta {
     pub hw: i64,
     /// Each replica's log end offset and catch-up time, as the leader knows them.
     pub progress: HashMap<i32, Progress>,
-    /// Replicas kept out of the ISR by a fault (`shrink_isr`), with their fetching paused,
-    /// until the faults are cleared.
+    /// Replicas whose fetching a fault paused (`shrink_isr`, `pause_replica`) until the
+    /// faults are cleared; they cannot rejoin the ISR meanwhile.
     pub frozen: BTreeSet<i32>,
 }
 
@@ -219,7 +219,15 @@ impl PartitionControl {
         let now = Instant::now();
         let progress = replicas
             .iter()
-            .map(|&n| (n, Progress { leo: 0, caught_up: now }))
+            .map(|&n| {
+                (
+                    n,
+                    Progress {
+                        leo: 0,
+                        caught_up: now,
+                    },
+                )
+            })
             .collect();
         let meta = PartitionMeta {
             leader: replicas.first().copied().unwrap_or(-1),
@@ -381,9 +389,9 @@ mod tests {
         m.shrink(&[0, 1, 2]);
         assert_eq!(m.isr.len(), 1);
         // An election bumps the epoch and caps what is known of the others.
-        m.elect(1, Some(8), now);
+        m.elect(1, Some(12), now);
         assert_eq!((m.leader, m.leader_epoch), (1, 1));
-        assert_eq!(m.progress[&2].leo, 8);
+        assert_eq!((m.progress[&1].leo, m.progress[&2].leo), (12, 10));
     }
 
     #[tokio::test]
@@ -401,7 +409,9 @@ mod tests {
         };
         for f in [1, 2] {
             tokio::task::yield_now().await;
-            let c = pc.lock().follower_fetched(&[0, 1, 2], f, 5, true, Instant::now());
+            let c = pc
+                .lock()
+                .follower_fetched(&[0, 1, 2], f, 5, true, Instant::now());
             if c.any() {
                 pc.notify();
             }
@@ -426,10 +436,10 @@ mod tests {
             Err(ErrorCode::NotEnoughReplicasAfterAppend)
         );
         // Leadership moves while waiting.
-        pc.lock().leader_appended(12, Instant::now());
         {
             let mut m = pc.lock();
             m.isr = vec![0, 1];
+            m.leader_appended(12, Instant::now());
         }
         let waiter = {
             let pc = std::sync::Arc::clone(&pc);

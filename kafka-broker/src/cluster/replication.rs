@@ -140,6 +140,9 @@ async fn follow(
 ) {
     let mut changes = pc.subscribe();
     let wake = Arc::new(Notify::new());
+    let refresh = REFRESH
+        .min(ctl.settings.replica_lag_time_max / 4)
+        .max(Duration::from_millis(5));
     // The (leader, epoch) this replica last checked its log against.
     let mut synced: Option<(i32, i32)> = None;
     loop {
@@ -168,7 +171,7 @@ async fn follow(
             tokio::select! {
                 _ = changes.changed() => {}
                 _ = life.changed() => {}
-                () = tokio::time::sleep(REFRESH) => {}
+                () = tokio::time::sleep(refresh) => {}
             }
             continue;
         };
@@ -183,6 +186,8 @@ async fn follow(
             Step::More => continue,
             Step::Resync => {
                 synced = None;
+                // Not at once: a disagreement that truncation cannot fix must not spin.
+                tokio::time::sleep(refresh / 5).await;
                 continue;
             }
             Step::Wait => {}
@@ -191,7 +196,7 @@ async fn follow(
             () = wake.notified() => {}
             _ = changes.changed() => {}
             _ = life.changed() => {}
-            () = tokio::time::sleep(REFRESH) => {}
+            () = tokio::time::sleep(refresh) => {}
         }
     }
 }
@@ -227,12 +232,22 @@ fn copy_once(
         if my_end > end {
             return Step::Resync;
         }
-        if my_end < start {
-            Err(start)
+        // The leader's first batch may start before its log start (DeleteRecords inside a
+        // batch): a follower starts from that batch.
+        let first = if my_end < start {
+            log.read(start, 1, end)
+                .ok()
+                .and_then(|r| BatchHeader::parse(&r.records).ok())
+                .map_or(start, |h| h.base_offset.min(start))
+        } else {
+            my_end
+        };
+        if my_end < first {
+            Err(first)
         } else if my_end == end {
             Ok((Bytes::new(), start, end))
         } else {
-            match log.read(my_end, FETCH_BYTES, end) {
+            match log.read(my_end.max(start), FETCH_BYTES, end) {
                 Ok(r) => Ok((r.records, start, end)),
                 Err(LogError::OffsetOutOfRange { .. }) => return Step::Resync,
                 Err(e) => {
@@ -363,8 +378,13 @@ mod tests {
     fn batch(n: usize, tag: &str) -> Bytes {
         let mut b = RecordBatchBuilder::new(BatchOptions::default());
         for i in 0..n {
-            b.append(1_000, Some(tag.as_bytes()), Some(format!("{tag}{i}").as_bytes()), &[])
-                .unwrap();
+            b.append(
+                1_000,
+                Some(tag.as_bytes()),
+                Some(format!("{tag}{i}").as_bytes()),
+                &[],
+            )
+            .unwrap();
         }
         b.build().unwrap()
     }
@@ -397,6 +417,9 @@ mod tests {
         other.append(&batch(2, "x"), 7, None).unwrap();
         assert_eq!(agreeing_end(&other, &leader), 0);
         // An empty leader: everything goes.
-        assert_eq!(agreeing_end(&follower, &MemoryLog::new(LogConfig::default())), 0);
+        assert_eq!(
+            agreeing_end(&follower, &MemoryLog::new(LogConfig::default())),
+            0
+        );
     }
 }

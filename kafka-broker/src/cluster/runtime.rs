@@ -144,7 +144,9 @@ impl ClusterBuilder {
         let invalid = |m: String| BrokerError::InvalidConfig(m);
         let n = self.brokers;
         if n == 0 || n > 1000 {
-            return Err(invalid("the number of brokers must be between 1 and 1000".into()));
+            return Err(invalid(
+                "the number of brokers must be between 1 and 1000".into(),
+            ));
         }
         let count = i32::try_from(n).unwrap_or(i32::MAX);
         let rf = self.replication_factor.unwrap_or(count.min(3));
@@ -175,7 +177,9 @@ impl ClusterBuilder {
             .map(parse_host_port)
             .transpose()?;
         if n > 1 && advertised.as_ref().is_some_and(|(_, p)| *p == 0) {
-            return Err(invalid("an advertised port of 0 cannot be shared by several brokers".into()));
+            return Err(invalid(
+                "an advertised port of 0 cannot be shared by several brokers".into(),
+            ));
         }
         let ids: Vec<i32> = if n == 1 {
             vec![config.node_id]
@@ -213,16 +217,11 @@ impl ClusterBuilder {
             default_replication_factor: rf,
             as_version,
         };
-        let controller =
-            ClusterController::new(settings, &ids, root.clone().filter(|_| n > 1))?;
+        let controller = ClusterController::new(settings, &ids, root.clone().filter(|_| n > 1))?;
         let shared = NodeShared {
             cluster: Arc::clone(&controller),
             producer_ids: Arc::new(ProducerIdStore::open(root.as_deref())?),
-            groups: Arc::new(GroupService::open(
-                config.groups,
-                ids[0],
-                root.as_deref(),
-            )?),
+            groups: Arc::new(GroupService::open(config.groups, ids[0], root.as_deref())?),
         };
         let mut cluster_id = config.cluster_id.clone();
         let mut nodes = Vec::with_capacity(n);
@@ -240,7 +239,12 @@ impl ClusterBuilder {
                 Some(r) if n > 1 => Some(r.join(format!("node-{id}"))),
                 other => other.clone(),
             };
-            let state = Arc::new(BrokerState::open_node(c, host.clone(), port, Some(shared.clone()))?);
+            let state = Arc::new(BrokerState::open_node(
+                c,
+                host.clone(),
+                port,
+                Some(shared.clone()),
+            )?);
             cluster_id = Some(state.cluster_id().to_string());
             controller.register_node(id, &state, &host, port);
             let _ = listener;
@@ -253,7 +257,12 @@ impl ClusterBuilder {
             });
         }
         if let Some(first) = nodes.first() {
-            let known: Vec<String> = first.state.topics().iter().map(|t| t.name.clone()).collect();
+            let known: Vec<String> = first
+                .state
+                .topics()
+                .iter()
+                .map(|t| t.name.clone())
+                .collect();
             controller.forget_unknown_topics(&known);
         }
         controller.recover_watermarks(None);
@@ -473,10 +482,17 @@ impl ClusterInner {
         if let super::FaultScope::Broker(id) = fault.scope {
             self.node(id)?;
         }
-        self.controller.faults.add(fault).map_err(ClusterError::Refused)
+        self.controller
+            .faults
+            .add(fault)
+            .map_err(ClusterError::Refused)
     }
 
-    pub(crate) fn set_latency(&self, scope: FaultScope, latency: Duration) -> Result<(), ClusterError> {
+    pub(crate) fn set_latency(
+        &self,
+        scope: FaultScope,
+        latency: Duration,
+    ) -> Result<(), ClusterError> {
         if let FaultScope::Broker(id) = scope {
             self.node(id)?;
         }
@@ -507,6 +523,17 @@ impl ClusterInner {
     ) -> Result<PartitionInfo, ClusterError> {
         self.controller
             .shrink_isr(topic, partition, remove)
+            .map_err(ClusterError::Refused)
+    }
+
+    pub(crate) fn pause_replica(
+        &self,
+        topic: &str,
+        partition: i32,
+        node: i32,
+    ) -> Result<PartitionInfo, ClusterError> {
+        self.controller
+            .pause_replica(topic, partition, node)
             .map_err(ClusterError::Refused)
     }
 
@@ -646,7 +673,14 @@ impl ClusterHandle {
 
     /// The log end offset of broker `node`'s replica of a partition (`None` if it has none).
     pub fn replica_log_end_offset(&self, node: i32, topic: &str, partition: i32) -> Option<i64> {
-        let p = self.inner.node(node).ok()?.state.topic(topic)?.partition(partition)?.clone();
+        let p = self
+            .inner
+            .node(node)
+            .ok()?
+            .state
+            .topic(topic)?
+            .partition(partition)?
+            .clone();
         let log = p.log()?;
         Some(log.log_end_offset())
     }
@@ -662,7 +696,14 @@ impl ClusterHandle {
         offset: i64,
         max_bytes: usize,
     ) -> Option<Bytes> {
-        let p = self.inner.node(node).ok()?.state.topic(topic)?.partition(partition)?.clone();
+        let p = self
+            .inner
+            .node(node)
+            .ok()?
+            .state
+            .topic(topic)?
+            .partition(partition)?
+            .clone();
         let log = p.log()?;
         let end = log.log_end_offset();
         if offset >= end {
@@ -711,6 +752,18 @@ impl ClusterHandle {
         remove: &[i32],
     ) -> Result<PartitionInfo, ClusterError> {
         self.inner.shrink_isr(topic, partition, remove)
+    }
+
+    /// Stops broker `node`'s replica of a partition from fetching (a stuck follower) while
+    /// leaving the ISR alone: it drops out after `replica.lag.time.max.ms`, and catches up and
+    /// rejoins once [`clear_faults`](Self::clear_faults) runs.
+    pub fn pause_replica(
+        &self,
+        topic: &str,
+        partition: i32,
+        node: i32,
+    ) -> Result<PartitionInfo, ClusterError> {
+        self.inner.pause_replica(topic, partition, node)
     }
 
     /// Waits until a partition's high watermark is at least `offset`.

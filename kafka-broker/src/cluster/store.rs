@@ -115,13 +115,19 @@ fn parse(text: &str) -> Result<Vec<TopicAssignment>, &'static str> {
     }
     let mut out = Vec::new();
     for t in doc["topics"].as_array().ok_or("no topics list")? {
-        let name = t["name"].as_str().ok_or("a topic without a name")?.to_string();
+        let name = t["name"]
+            .as_str()
+            .ok_or("a topic without a name")?
+            .to_string();
         let id = t["id"]
             .as_str()
             .and_then(MetadataStore::decode_uuid)
             .ok_or("a topic without a valid id")?;
         let mut partitions = Vec::new();
-        for p in t["partitions"].as_array().ok_or("a topic without partitions")? {
+        for p in t["partitions"]
+            .as_array()
+            .ok_or("a topic without partitions")?
+        {
             let replicas = ints(&p["replicas"], "bad replicas")?;
             let isr = ints(&p["isr"], "bad isr")?;
             if replicas.is_empty() || isr.is_empty() {

@@ -158,7 +158,9 @@ mod tests {
         for &(api, range) in SUPPORTED_APIS {
             for &r in RELEASES {
                 let max = r.max_version(api).expect("a row for every served API");
-                let capped = r.cap(api, range).expect("every release serves some version");
+                let capped = r
+                    .cap(api, range)
+                    .expect("every release serves some version");
                 assert!(capped.max <= range.max && capped.max <= max, "{api:?} {r}");
             }
         }

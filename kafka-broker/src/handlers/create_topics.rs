@@ -131,7 +131,10 @@ fn create(
             if let Some(problem) = problem {
                 return Err(AdminError::new(
                     ErrorCode::InvalidReplicaAssignment,
-                    format!("The assignment of partition {} {problem}.", a.partition_index),
+                    format!(
+                        "The assignment of partition {} {problem}.",
+                        a.partition_index
+                    ),
                 ));
             }
         }
@@ -153,7 +156,9 @@ fn create(
         partitions,
         overrides,
         replication_factor: match &assignment {
-            Some(a) => a.first().map_or(1, |r: &Vec<i32>| i32::try_from(r.len()).unwrap_or(1)),
+            Some(a) => a
+                .first()
+                .map_or(1, |r: &Vec<i32>| i32::try_from(r.len()).unwrap_or(1)),
             None => i32::from(t.replication_factor),
         },
         assignment,

@@ -150,8 +150,17 @@ fn broker_configs(
     }
     let (host, port) = state.advertised();
     let advertised = format!("{host}:{port}");
+    let settings = state.cluster().settings();
     Ok(config::broker_configs(state.config(), &advertised)
         .into_iter()
+        .map(|(name, value)| match name {
+            "default.replication.factor" => (name, settings.default_replication_factor.to_string()),
+            _ => (name, value),
+        })
+        .chain([(
+            "replica.lag.time.max.ms",
+            settings.replica_lag_time_max.as_millis().to_string(),
+        )])
         .filter(|(name, _)| wanted(r, name))
         .map(|(name, value)| DescribeConfigsResourceResult {
             name: KStr::from_static(name),

@@ -14,8 +14,8 @@ use kafka_protocol::messages::{
     delete_groups_response, delete_records_response, delete_topics_response,
     describe_groups_response, fetch_response, find_coordinator_response, heartbeat_response,
     init_producer_id_response, join_group_response, leave_group_response, list_groups_response,
-    list_offsets_response, offset_commit_response, offset_delete_response,
-    offset_fetch_response, produce_response, sync_group_response,
+    list_offsets_response, offset_commit_response, offset_delete_response, offset_fetch_response,
+    produce_response, sync_group_response,
 };
 
 /// The APIs [`error_response`] can answer.
@@ -378,12 +378,14 @@ pub(crate) fn error_response(
                 results: r
                     .topics
                     .iter()
-                    .map(|t| create_partitions_response::CreatePartitionsTopicResult {
-                        name: t.name.clone(),
-                        error_code: e,
-                        error_message: msg(),
-                        ..Default::default()
-                    })
+                    .map(
+                        |t| create_partitions_response::CreatePartitionsTopicResult {
+                            name: t.name.clone(),
+                            error_code: e,
+                            error_message: msg(),
+                            ..Default::default()
+                        },
+                    )
                     .collect(),
                 ..Default::default()
             })
@@ -425,9 +427,15 @@ pub(crate) fn coordinator_keys(body: &RequestBody) -> Vec<(&str, crate::group::r
         RequestBody::OffsetCommit(r) => vec![(r.group_id.as_str(), Group)],
         RequestBody::OffsetDelete(r) => vec![(r.group_id.as_str(), Group)],
         RequestBody::OffsetFetch(r) if r.groups.is_empty() => vec![(r.group_id.as_str(), Group)],
-        RequestBody::OffsetFetch(r) => r.groups.iter().map(|g| (g.group_id.as_str(), Group)).collect(),
+        RequestBody::OffsetFetch(r) => r
+            .groups
+            .iter()
+            .map(|g| (g.group_id.as_str(), Group))
+            .collect(),
         RequestBody::DescribeGroups(r) => r.groups.iter().map(|g| (g.as_str(), Group)).collect(),
-        RequestBody::DeleteGroups(r) => r.groups_names.iter().map(|g| (g.as_str(), Group)).collect(),
+        RequestBody::DeleteGroups(r) => {
+            r.groups_names.iter().map(|g| (g.as_str(), Group)).collect()
+        }
         RequestBody::InitProducerId(r) => r
             .transactional_id
             .iter()

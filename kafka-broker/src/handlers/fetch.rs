@@ -119,7 +119,10 @@ fn read_once(
                 error = true;
                 let mut data = error_partition(fp.partition, code);
                 if version >= 12
-                    && matches!(code, ErrorCode::NotLeaderOrFollower | ErrorCode::FencedLeaderEpoch)
+                    && matches!(
+                        code,
+                        ErrorCode::NotLeaderOrFollower | ErrorCode::FencedLeaderEpoch
+                    )
                     && let Some(t) = &topic
                     && let Some(pc) = state.cluster().partition(&t.name, fp.partition)
                 {

@@ -7,8 +7,8 @@
 //! group is decided here, by the group id's hash over the live brokers
 //! (`ClusterController::coordinator_for`), the broker FindCoordinator names.
 
-use kafka_protocol::messages::list_groups_response::ListGroupsResponse;
 use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
+use kafka_protocol::messages::list_groups_response::ListGroupsResponse;
 use kafka_protocol::messages::{ApiKey, RequestBody, ResponseBody};
 use kafka_protocol::{ErrorCode, VersionRange};
 
@@ -23,7 +23,7 @@ pub(crate) enum Intercept {
     /// Handle it, then do this with the answer.
     Proceed(After),
     /// Answer with this instead of handling it.
-    Respond(ResponseBody),
+    Respond(Box<ResponseBody>),
     /// Close the connection without handling it.
     Close(&'static str),
 }
@@ -75,14 +75,24 @@ impl BrokerState {
     }
 
     /// Applies latency and faults to a request, and routes group requests.
-    pub(crate) async fn intercept(&self, api: ApiKey, version: i16, body: &RequestBody) -> Intercept {
+    pub(crate) async fn intercept(
+        &self,
+        api: ApiKey,
+        version: i16,
+        body: &RequestBody,
+    ) -> Intercept {
         let cluster = self.cluster();
         let me = self.node_id();
-        let latency = cluster.faults.latency(me);
+        let armed = cluster.faults.armed();
+        let latency = if armed {
+            cluster.faults.latency(me)
+        } else {
+            std::time::Duration::ZERO
+        };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        if cluster.faults.any_for(api) {
+        if armed && cluster.faults.any_for(api) {
             let named = named_partitions(body, &|id| self.topic_by_id(id).map(|t| t.name.clone()));
             let matcher = |t: &str, p: Option<i32>| names(&named, t, p);
             match cluster.faults.take(me, api, &matcher) {
@@ -92,16 +102,25 @@ impl BrokerState {
                     return Intercept::Close("disconnect");
                 }
                 Some(FaultAction::DropResponse) => {
-                    tracing::info!(api = api.name(), node = me, "fault: the response will be dropped");
+                    tracing::info!(
+                        api = api.name(),
+                        node = me,
+                        "fault: the response will be dropped"
+                    );
                     return Intercept::Proceed(After::Drop);
                 }
                 Some(FaultAction::Error(code)) => {
-                    tracing::info!(api = api.name(), node = me, error = code.name(), "fault: answering with an error");
+                    tracing::info!(
+                        api = api.name(),
+                        node = me,
+                        error = code.name(),
+                        "fault: answering with an error"
+                    );
                     if api == ApiKey::Metadata {
                         return Intercept::Proceed(After::MetadataError(code));
                     }
                     if let Some(resp) = error_response(body, version, code) {
-                        return Intercept::Respond(resp);
+                        return Intercept::Respond(Box::new(resp));
                     }
                 }
             }
@@ -113,7 +132,7 @@ impl BrokerState {
                 .any(|(key, kind)| cluster.coordinator_for(key, *kind) != Some(me))
             && let Some(resp) = error_response(body, version, ErrorCode::NotCoordinator)
         {
-            return Intercept::Respond(resp);
+            return Intercept::Respond(Box::new(resp));
         }
         Intercept::Proceed(After::Send)
     }

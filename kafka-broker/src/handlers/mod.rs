@@ -177,8 +177,9 @@ impl BrokerState {
                 // KIP-511: an ApiVersions version the broker does not know is answered with
                 // UNSUPPORTED_VERSION at v0, which every client can read, so it can retry
                 // with a version the broker has.
-                let body = ResponseBody::ApiVersions(api_versions::unsupported_version());
-                return encode(prefix.correlation_id, 0, &body);
+                let mut resp = api_versions::unsupported_version();
+                self.cap_api_versions(&mut resp);
+                return encode(prefix.correlation_id, 0, &ResponseBody::ApiVersions(resp));
             }
             return Reply::Close(CloseReason::UnsupportedVersion { api, version });
         }

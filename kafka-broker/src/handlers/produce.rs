@@ -46,9 +46,9 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::records::{RawBatch, ReadOptions, RecordSetReader};
 
 use super::{CloseReason, Handled};
+use crate::cluster::partition::PartitionControl;
 use crate::log::LogError;
 use crate::producer::sequence::{ProducerBatch, Verdict};
-use crate::cluster::partition::PartitionControl;
 use crate::state::{BrokerState, Topic, now_ms};
 
 /// The most a produced batch may decompress to while being validated: a bound against
@@ -121,7 +121,11 @@ pub(crate) async fn handle(state: &BrokerState, req: ProduceRequest, version: i1
         for ((t, p, _), result) in pending.into_iter().zip(results) {
             if let Err(code) = result {
                 let r = &mut responses[t].partition_responses[p];
-                tracing::debug!(partition = r.index, error = code.name(), "acks=all produce not acknowledged");
+                tracing::debug!(
+                    partition = r.index,
+                    error = code.name(),
+                    "acks=all produce not acknowledged"
+                );
                 r.error_code = code.code();
                 r.error_message = Some(KStr::from_static(code.name()));
             }
@@ -158,7 +162,9 @@ pub(crate) async fn handle(state: &BrokerState, req: ProduceRequest, version: i1
 }
 
 /// Joins the futures, polling them together (no extra dependency for one `join_all`).
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
     std::future::poll_fn(|cx| {
@@ -270,18 +276,14 @@ fn produce_partition(
             }
         }
     }
-    let info = log
-        .append(&batch.bytes, epoch, append_time)
-        .map_err(|e| {
-            tracing::error!(topic = %topic.name, partition = pd.index, error = %e, "append failed");
-            match e {
-                LogError::InvalidBatch(_) => {
-                    (ErrorCode::CorruptMessage, "the log refused the batch")
-                }
-                LogError::Io(_) => (ErrorCode::KafkaStorageError, "disk error while appending"),
-                _ => (ErrorCode::UnknownServerError, "append failed"),
-            }
-        })?;
+    let info = log.append(&batch.bytes, epoch, append_time).map_err(|e| {
+        tracing::error!(topic = %topic.name, partition = pd.index, error = %e, "append failed");
+        match e {
+            LogError::InvalidBatch(_) => (ErrorCode::CorruptMessage, "the log refused the batch"),
+            LogError::Io(_) => (ErrorCode::KafkaStorageError, "disk error while appending"),
+            _ => (ErrorCode::UnknownServerError, "append failed"),
+        }
+    })?;
     if let Some(b) = &idempotent {
         producers.record(b, info.base_offset, info.max_timestamp);
     }

@@ -491,7 +491,11 @@ fn replicated_appends_keep_offsets_and_epochs_and_survive_reopen() {
     let mut leader = FileLog::open(leader_dir.path(), config(400, 64)).unwrap();
     for i in 0..12 {
         leader
-            .append(&batch(1 + i % 3, 1_000 + i as i64, 30), 3 + (i as i32 / 4), None)
+            .append(
+                &batch(1 + i % 3, 1_000 + i as i64, 30),
+                3 + (i as i32 / 4),
+                None,
+            )
             .unwrap();
     }
     let mut follower = FileLog::open(follower_dir.path(), config(400, 64)).unwrap();

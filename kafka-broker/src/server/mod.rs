@@ -358,7 +358,11 @@ pub(crate) async fn accept(
 }
 
 /// Applies retention every `every` until told to stop.
-pub(crate) async fn retention(state: Arc<BrokerState>, every: Duration, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn retention(
+    state: Arc<BrokerState>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick fires at once; retention at startup is not needed.

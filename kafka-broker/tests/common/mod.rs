@@ -476,3 +476,21 @@ pub async fn list_offset(
 pub fn stored_part(batch: &[u8]) -> &[u8] {
     &batch[16..]
 }
+
+/// Starts an in-process cluster of `n` brokers (the cluster tests need broker internals, so
+/// they never use an external cluster).
+pub async fn start_cluster(
+    n: usize,
+    configure: impl FnOnce(kafka_broker::ClusterBuilder) -> kafka_broker::ClusterBuilder,
+) -> kafka_broker::ClusterHandle {
+    configure(kafka_broker::Cluster::builder().brokers(n))
+        .start()
+        .await
+        .expect("cluster starts")
+}
+
+/// A connection to broker `id` of a cluster.
+pub async fn connect_to(cluster: &kafka_broker::ClusterHandle, id: i32) -> Client {
+    let addr = cluster.broker_addr(id).expect("a broker with that id");
+    Client::connect(&addr.to_string()).await
+}
