@@ -176,6 +176,12 @@ pub fn read_varlong(i: &[u8]) -> PResult<'_, i64> {
 fn read_len(i: &[u8], flexible: bool, short: bool) -> PResult<'_, Option<usize>> {
     if flexible {
         let (r, n) = read_uvarint(i)?;
+        // Strings are at most i16::MAX bytes in every encoding, as Kafka's own decoder
+        // insists; a longer compact string is refused rather than accepted here and
+        // rejected by a Java peer later.
+        if short && n > i16::MAX as u32 + 1 {
+            return Err(fail(i, DecodeErrorKind::InvalidLength(i64::from(n) - 1)));
+        }
         Ok((r, if n == 0 { None } else { Some(n as usize - 1) }))
     } else {
         let (r, n) = if short {

@@ -224,10 +224,11 @@ pub fn check_len(
     message: &'static str,
     field: &'static str,
 ) -> Result<(), EncodeError> {
-    let max = if flexible {
-        u32::MAX as usize - 1
-    } else if short {
+    // Strings are limited to i16::MAX bytes even in compact form, as in Kafka.
+    let max = if short {
         i16::MAX as usize
+    } else if flexible {
+        u32::MAX as usize - 1
     } else {
         i32::MAX as usize
     };
