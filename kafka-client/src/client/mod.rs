@@ -287,10 +287,23 @@ impl Client {
 
     /// A connection to `target` (opening it if needed), for callers that manage requests
     /// themselves.
+    ///
+    /// A retriable failure (a broker that is down, say) is retried within
+    /// `default.api.timeout.ms`: for `Target::Any` the next attempt picks another broker, since
+    /// the failed one is then backing off.
     pub async fn connection(&self, target: &Target) -> Result<Connection> {
         let deadline = Instant::now() + self.inner.config.default_api_timeout();
-        let (key, addr) = self.resolve(target, deadline).await?;
-        self.inner.pool.get(key, &addr, deadline).await
+        let mut pause = self.inner.config.retry_backoff();
+        loop {
+            let (key, addr) = self.resolve(target, deadline).await?;
+            match self.inner.pool.get(key, &addr, deadline).await {
+                Err(e) if e.is_retriable() && Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(self.inner.config.retry_backoff_max());
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Sends `body` to `target` at the negotiated version, retrying retriable errors within
