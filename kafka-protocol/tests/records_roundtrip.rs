@@ -1,11 +1,13 @@
 //! Property tests: whatever the builders write, the reader gives back, for every magic and
 //! every codec Kafka allows with it; and no input, however mangled, makes the reader panic.
+//! Throughout, the borrowed records (`records_ref`) and the owned ones (`records`) must agree.
 
 use bytes::Bytes;
+use kafka_protocol::DecodeErrorKind;
 use kafka_protocol::compression::Compression;
 use kafka_protocol::records::{
-    BatchOptions, LegacyBuilder, ReadOptions, Record, RecordBatchBuilder, RecordHeader,
-    RecordSetReader, TimestampType,
+    BatchOptions, LegacyBuilder, ReadOptions, Record, RecordBatch, RecordBatchBuilder,
+    RecordHeader, RecordSetReader, TimestampType,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -91,12 +93,54 @@ fn headers_of(i: &Input) -> Vec<RecordHeader> {
         .collect()
 }
 
+/// Asserts that the borrowed and owned iterations of `batch` agree: the same records (also
+/// after `to_owned_record`, and header by header), the same error at the same place, the
+/// same end. The one difference allowed is a header key that is not UTF-8: the owned
+/// iteration fails at that record, the borrowed one yields it and reports the key from
+/// `headers()` and `to_owned_record()`, then goes on.
+fn assert_views_agree(batch: &RecordBatch) {
+    let mut owned = batch.records();
+    let mut refs = batch.records_ref();
+    loop {
+        match (owned.next(), refs.next()) {
+            (None, None) => return,
+            (Some(Ok(o)), Some(Ok(r))) => {
+                assert_eq!(r, o);
+                assert_eq!(r.to_owned_record().as_ref(), Ok(&o));
+                assert_eq!((r.offset, r.timestamp), (o.offset, o.timestamp));
+                assert_eq!((r.key, r.value), (o.key.as_deref(), o.value.as_deref()));
+                let got: Vec<_> = r.headers().map(Result::unwrap).collect();
+                let want: Vec<_> = o
+                    .headers
+                    .iter()
+                    .map(|h| (h.key.as_str(), h.value.as_deref()))
+                    .collect();
+                assert_eq!(got, want);
+            }
+            (Some(Err(e)), Some(Ok(r))) if e.kind == DecodeErrorKind::InvalidUtf8 => {
+                assert_eq!(r.to_owned_record(), Err(e.clone()));
+                assert!(r.headers().any(|h| h == Err(e.clone())));
+                assert!(owned.next().is_none());
+                refs.for_each(drop);
+                return;
+            }
+            (Some(Err(a)), Some(Err(b))) => {
+                assert_eq!(a, b);
+                assert!(owned.next().is_none() && refs.next().is_none());
+                return;
+            }
+            (o, r) => panic!("owned {o:?}, borrowed {r:?}"),
+        }
+    }
+}
+
 /// Reads every record, asserting the set is complete and error-free.
 fn read_all(set: Bytes) -> Vec<(kafka_protocol::records::BatchHeader, Record)> {
     let mut reader = RecordSetReader::new(set);
     let mut out = Vec::new();
     for batch in reader.by_ref() {
         let batch = batch.expect("batch decodes");
+        assert_views_agree(&batch);
         let header = *batch.header();
         for r in batch.records() {
             out.push((header, r.expect("record decodes")));
@@ -217,9 +261,7 @@ proptest! {
     #[test]
     fn random_bytes_never_panic(data in vec(any::<u8>(), 0..600)) {
         for batch in RecordSetReader::new(Bytes::from(data)).flatten() {
-            for r in batch.records() {
-                let _ = r;
-            }
+            assert_views_agree(&batch);
         }
     }
 
@@ -256,9 +298,7 @@ proptest! {
         for verify_crc in [true, false] {
             let opts = ReadOptions { verify_crc, max_decompressed_size: 1 << 20 };
             for batch in RecordSetReader::with_options(Bytes::from(bytes.clone()), opts).flatten() {
-                for r in batch.records() {
-                    let _ = r;
-                }
+                assert_views_agree(&batch);
             }
         }
     }

@@ -8,7 +8,7 @@
 #   perf/codec-peer/run.sh fetch_decode     # extra arguments go to criterion (a filter here)
 #
 # Profiling one workload (no criterion), e.g. with callgrind:
-#   CODEC_PROFILE=fetch_decode_none/ours CODEC_PROFILE_RUNS=20 \
+#   CODEC_PROFILE=fetch_decode_none/ours_owned CODEC_PROFILE_RUNS=20 \
 #     valgrind --tool=callgrind target/release/deps/vs_peer-<hash>
 set -euo pipefail
 cd "$(dirname "$0")"

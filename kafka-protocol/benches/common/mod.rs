@@ -5,7 +5,10 @@
 //! - **fetch decode**: a ~1 MiB Fetch response (v16) whose one partition holds 10,000 records
 //!   of a 10-byte key and a 100-byte value, in 100 batches of 100 records (uncompressed, or
 //!   LZ4 per batch), as a broker returns it. Timed: decoding the frame and reading every record
-//!   out of the record set (what a consumer does).
+//!   out of the record set (what a consumer does), two ways: `ours_borrowed` reads each record
+//!   in place with `RecordBatch::records_ref` (a consumer loop that copies out or aggregates),
+//!   `ours_owned` makes each an owned `Record` with `RecordBatch::records` (records kept
+//!   beyond the batch, and the only form the crates.io crate offers).
 //! - **produce encode**: the same 10,000 (key, value) pairs. Timed: building the record
 //!   batches (one 100-record batch per partition, 100 partitions, as a producer sends them)
 //!   and encoding the Produce request (v9) frame.
@@ -171,8 +174,8 @@ fn mean_ns(group: &str, id: &str, since: SystemTime) -> Option<f64> {
 /// Which benchmark ids [`print_summary`] compares, and the speed-up goals by group prefix.
 #[derive(Debug, Clone, Copy)]
 pub struct Versus<'a> {
-    /// The id of this crate's benchmark in each group.
-    pub ours: &'a str,
+    /// The ids of this crate's benchmarks (each compared with `other` where both ran).
+    pub ours: &'a [&'a str],
     /// The id it is compared with.
     pub other: &'a str,
     /// (group prefix, minimum speed-up).
@@ -181,7 +184,7 @@ pub struct Versus<'a> {
 
 /// Prints the table of every benchmark measured since `since`: time, ns/record, GB/s over
 /// the uncompressed frame bytes, wire size, allocations per record; with `vs` also how many
-/// times faster `ours` is than `other`.
+/// times faster each of `ours` is than `other`.
 pub fn print_summary(since: SystemTime, vs: Option<Versus<'_>>) {
     let metas = METAS.lock().unwrap_or_else(|e| e.into_inner());
     let mut rows = vec![
@@ -203,7 +206,7 @@ pub fn print_summary(since: SystemTime, vs: Option<Versus<'_>>) {
         };
         let mut ratio = String::new();
         if let Some(vs) = vs
-            && m.id == vs.ours
+            && vs.ours.contains(&m.id.as_str())
             && let Some(o) = mean_ns(&m.group, vs.other, since)
         {
             let r = o / t;
@@ -357,31 +360,75 @@ pub fn fetch_frame(compression: Compression) -> Bytes {
 // ---------------------------------------------------------------------------------------
 // This crate's side of each workload
 
-/// What a consumer does with a fetch response: decode the frame, then read every record of
-/// every batch (CRCs checked, the default). Returns (records, key + value bytes) so nothing
-/// is optimised away.
-pub fn ours_fetch_decode(frame: &Bytes) -> (usize, usize) {
+/// The ids of this crate's fetch-decode benchmarks: records borrowed, records owned.
+pub const FETCH_IDS: [&str; 2] = ["ours_borrowed", "ours_owned"];
+
+/// A fetch-decode workload: the frame in, (records, key + value bytes) out.
+pub type FetchDecode = fn(&Bytes) -> (usize, usize);
+
+/// The fetch-decode workload by id (one of [`FETCH_IDS`]; anything else is the borrowed one).
+pub fn ours_fetch_decode_by_id(id: &str) -> FetchDecode {
+    if id == "ours_owned" {
+        ours_fetch_decode_owned
+    } else {
+        ours_fetch_decode
+    }
+}
+
+/// Decodes a Fetch response frame and calls `f` with the record set of every partition.
+#[inline(always)]
+fn for_each_record_set(frame: &Bytes, mut f: impl FnMut(Bytes)) {
     let (_header, body) =
         frame::decode_response(frame, ApiKey::Fetch, FETCH_VERSION).expect("decode");
     let ResponseBody::Fetch(resp) = body else {
         panic!("not a fetch response")
     };
-    let mut count = 0;
-    let mut bytes = 0;
-    for topic in &resp.responses {
-        for p in &topic.partitions {
-            let Some(records) = &p.records else { continue };
-            for batch in RecordSetReader::new(records.clone()) {
-                let batch = batch.expect("batch");
-                for r in batch.records() {
-                    let r = r.expect("record");
-                    count += 1;
-                    bytes += r.key.as_ref().map_or(0, Bytes::len)
-                        + r.value.as_ref().map_or(0, Bytes::len);
-                }
+    for topic in resp.responses {
+        for p in topic.partitions {
+            if let Some(records) = p.records {
+                f(records);
             }
         }
     }
+}
+
+/// What a consumer loop does with a fetch response: decode the frame, then read every record
+/// of every batch in place (CRCs checked, the default), borrowed from its batch
+/// (`records_ref`): no reference counting per record. Returns (records, key + value bytes)
+/// so nothing is optimised away.
+pub fn ours_fetch_decode(frame: &Bytes) -> (usize, usize) {
+    let mut count = 0;
+    let mut bytes = 0;
+    for_each_record_set(frame, |records| {
+        for batch in RecordSetReader::new(records) {
+            let batch = batch.expect("batch");
+            for r in batch.records_ref() {
+                let r = r.expect("record");
+                count += 1;
+                bytes += r.key.map_or(0, <[u8]>::len) + r.value.map_or(0, <[u8]>::len);
+            }
+        }
+    });
+    (count, bytes)
+}
+
+/// [`ours_fetch_decode`] with every record made an owned `Record` (`records`: key and value
+/// are `Bytes` views, as the crates.io crate's records are), what a consumer that hands
+/// records to the application or keeps them past the batch does.
+pub fn ours_fetch_decode_owned(frame: &Bytes) -> (usize, usize) {
+    let mut count = 0;
+    let mut bytes = 0;
+    for_each_record_set(frame, |records| {
+        for batch in RecordSetReader::new(records) {
+            let batch = batch.expect("batch");
+            for r in batch.records() {
+                let r = r.expect("record");
+                count += 1;
+                bytes +=
+                    r.key.as_ref().map_or(0, Bytes::len) + r.value.as_ref().map_or(0, Bytes::len);
+            }
+        }
+    });
     (count, bytes)
 }
 

@@ -1,13 +1,15 @@
 //! A decoded batch (v2 batch, or legacy message entry) and the iterator over its records.
 //!
 //! v2 records are decoded lazily from the (decompressed) records section, so a consumer pays
-//! only for the records it reads. Legacy entries are decoded eagerly when the batch is read:
-//! a v1 wrapper's inner offsets can only be made absolute once the last one is known, and
-//! legacy data is rare enough that the simpler path wins.
+//! only for the records it reads; [`RecordBatch::records`] yields them owned and
+//! [`RecordBatch::records_ref`] borrowed (see [`RecordRef`] for which to use when). Legacy
+//! entries are decoded eagerly when the batch is read: a v1 wrapper's inner offsets can only
+//! be made absolute once the last one is known, and legacy data is rare enough that the
+//! simpler path wins (its borrowed records are views of the stored owned ones).
 
 use bytes::Bytes;
 
-use super::record::{Record, RecordContext, decode_record};
+use super::record::{Record, RecordContext, RecordRef, decode_record_ref, nom_error};
 use super::{BatchHeader, TimestampType};
 use crate::compression::Compression;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -158,13 +160,41 @@ impl RecordBatch {
         self.raw.len()
     }
 
-    /// Iterates the records. v2 records are decoded as the iterator advances; an error ends
-    /// the iteration. The iterator shares the batch's buffer, so it outlives the borrow.
+    /// Iterates the records in their owned form, [`Record`]: each can outlive the batch and
+    /// be handed to other code. v2 records are decoded as the iterator advances; an error
+    /// ends the iteration. The iterator shares the batch's buffer, so it outlives the borrow.
+    ///
+    /// Each record's key, value and header fields are [`Bytes`] views of the batch's buffer:
+    /// cheap, but every view is an atomic reference-count increment (and decrement on drop).
+    /// A loop that only reads the records while the batch is alive is faster with
+    /// [`Self::records_ref`].
     pub fn records(&self) -> Records {
         match &self.body {
             Body::V2(b) => Records::v2(b.clone(), &self.header),
             Body::Legacy(v) => Records(Inner::Legacy(v.clone().into_iter())),
         }
+    }
+
+    /// Iterates the records borrowed from the batch, [`RecordRef`]: offset, timestamp, and
+    /// key, value and headers as slices of the batch's buffer. No reference counting and no
+    /// allocation per record, so this is the iterator for hot loops that copy fields out,
+    /// deserialize values or aggregate while the batch is alive; use [`Self::records`] (or
+    /// [`RecordRef::to_owned_record`] for a few of them) for records that must outlive it.
+    ///
+    /// v2 records are decoded as the iterator advances, with the same checks as
+    /// [`Self::records`] except that header keys are checked for UTF-8 only when
+    /// [`RecordRef::headers`] reaches them. An error ends the iteration. Legacy (magic 0/1)
+    /// entries, decoded when the batch was read, yield views of their stored records.
+    pub fn records_ref(&self) -> RecordRefs<'_> {
+        RecordRefs(match &self.body {
+            Body::V2(body) => RefsInner::V2 {
+                body,
+                rest: body,
+                left: self.header.records_count,
+                ctx: RecordContext::of(&self.header),
+            },
+            Body::Legacy(v) => RefsInner::Legacy(v.iter()),
+        })
     }
 
     /// Like [`Self::records`], consuming the batch.
@@ -185,7 +215,7 @@ impl IntoIterator for RecordBatch {
     }
 }
 
-/// Iterator over the records of a [`RecordBatch`].
+/// Iterator over the records of a [`RecordBatch`], owned: see [`RecordBatch::records`].
 #[derive(Debug)]
 pub struct Records(Inner);
 
@@ -203,55 +233,49 @@ enum Inner {
 
 impl Records {
     fn v2(body: Bytes, header: &BatchHeader) -> Self {
-        let ctx = RecordContext {
-            base_offset: header.base_offset,
-            base_timestamp: header.base_timestamp,
-            log_append_time: (header.timestamp_type() == TimestampType::LogAppendTime)
-                .then_some(header.max_timestamp),
-        };
         Records(Inner::V2 {
             body,
             pos: 0,
             left: header.records_count,
-            ctx,
+            ctx: RecordContext::of(header),
         })
     }
+}
 
-    /// Decodes the next v2 record, or checks that nothing follows the last one.
-    #[inline]
-    fn next_v2(
-        body: &Bytes,
-        pos: &mut usize,
-        left: &mut i32,
-        ctx: &RecordContext,
-    ) -> Option<Result<Record, DecodeError>> {
-        let rest = body.get(*pos..).unwrap_or_default();
-        if *left <= 0 {
-            if rest.is_empty() {
-                return None;
-            }
-            // As in Java: the records section must end with the declared count.
-            return Some(Err(DecodeError::at(
-                rest,
-                DecodeErrorKind::InvalidValue("bytes left after the declared record count"),
-            )
-            .in_field("RecordBatch", "records")
-            .with_base(body)));
+/// Decodes the v2 record at `rest` (a slice of `body`, the records section) when `left`
+/// records are still declared, or checks that nothing follows the last one. Returns the
+/// bytes after the record with it. Both record iterators are this function.
+#[inline(always)]
+fn next_v2<'a>(
+    body: &'a Bytes,
+    rest: &'a [u8],
+    left: i32,
+    ctx: &RecordContext,
+) -> Option<Result<(&'a [u8], RecordRef<'a>), DecodeError>> {
+    if left <= 0 {
+        if rest.is_empty() {
+            return None;
         }
-        match decode_record(body, rest, ctx) {
-            Ok((after, record)) => {
-                *pos += rest.len() - after.len();
-                *left -= 1;
-                Some(Ok(record))
-            }
-            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-                Some(Err(e.in_field("RecordBatch", "records").with_base(body)))
-            }
-            Err(nom::Err::Incomplete(_)) => {
-                Some(Err(DecodeError::new(DecodeErrorKind::UnexpectedEof)))
-            }
-        }
+        // As in Java: the records section must end with the declared count.
+        return Some(Err(DecodeError::at(
+            rest,
+            DecodeErrorKind::InvalidValue("bytes left after the declared record count"),
+        )
+        .in_field("RecordBatch", "records")
+        .with_base(body)));
     }
+    Some(decode_record_ref(body, rest, ctx).map_err(|e| {
+        nom_error(e)
+            .in_field("RecordBatch", "records")
+            .with_base(body)
+    }))
+}
+
+/// The most records `bytes` can still hold (every record takes at least 7 bytes), whatever
+/// the batch declares.
+fn records_hint(left: i32, bytes: usize) -> (usize, Option<usize>) {
+    let max = usize::try_from(left).unwrap_or(0);
+    (0, Some(max.min(bytes / 7 + 1)))
 }
 
 impl Iterator for Records {
@@ -265,7 +289,18 @@ impl Iterator for Records {
                 pos,
                 left,
                 ctx,
-            } => Self::next_v2(body, pos, left, ctx),
+            } => {
+                let rest = body.get(*pos..).unwrap_or_default();
+                match next_v2(body, rest, *left, ctx) {
+                    Some(Ok((after, record))) => {
+                        *pos += rest.len() - after.len();
+                        *left -= 1;
+                        Some(record.to_owned_record())
+                    }
+                    Some(Err(e)) => Some(Err(e)),
+                    None => None,
+                }
+            }
             Inner::Legacy(it) => return it.next().map(Ok),
             Inner::Done => return None,
         };
@@ -279,12 +314,7 @@ impl Iterator for Records {
         match &self.0 {
             Inner::V2 {
                 left, body, pos, ..
-            } => {
-                // Every record takes at least 7 bytes, whatever the header claims.
-                let max = usize::try_from(*left).unwrap_or(0);
-                let by_bytes = body.len().saturating_sub(*pos) / 7 + 1;
-                (0, Some(max.min(by_bytes)))
-            }
+            } => records_hint(*left, body.len().saturating_sub(*pos)),
             Inner::Legacy(it) => it.size_hint(),
             Inner::Done => (0, Some(0)),
         }
@@ -292,6 +322,75 @@ impl Iterator for Records {
 }
 
 impl std::iter::FusedIterator for Records {}
+
+/// Iterator over the records of a [`RecordBatch`], borrowed: see [`RecordBatch::records_ref`].
+#[derive(Clone)]
+pub struct RecordRefs<'a>(RefsInner<'a>);
+
+#[derive(Clone)]
+enum RefsInner<'a> {
+    V2 {
+        body: &'a Bytes,
+        rest: &'a [u8],
+        left: i32,
+        ctx: RecordContext,
+    },
+    Legacy(std::slice::Iter<'a, Record>),
+    Done,
+}
+
+impl<'a> Iterator for RecordRefs<'a> {
+    type Item = Result<RecordRef<'a>, DecodeError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = match &mut self.0 {
+            RefsInner::V2 {
+                body,
+                rest,
+                left,
+                ctx,
+            } => match next_v2(body, rest, *left, ctx) {
+                Some(Ok((after, record))) => {
+                    *rest = after;
+                    *left -= 1;
+                    return Some(Ok(record));
+                }
+                Some(Err(e)) => Some(Err(e)),
+                None => None,
+            },
+            RefsInner::Legacy(it) => return it.next().map(|r| Ok(RecordRef::from(r))),
+            RefsInner::Done => return None,
+        };
+        // The end, or an error: nothing follows either.
+        self.0 = RefsInner::Done;
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            RefsInner::V2 { left, rest, .. } => records_hint(*left, rest.len()),
+            RefsInner::Legacy(it) => it.size_hint(),
+            RefsInner::Done => (0, Some(0)),
+        }
+    }
+}
+
+impl std::iter::FusedIterator for RecordRefs<'_> {}
+
+impl std::fmt::Debug for RecordRefs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("RecordRefs");
+        match &self.0 {
+            RefsInner::V2 { rest, left, .. } => d
+                .field("declared_left", left)
+                .field("bytes_left", &rest.len()),
+            RefsInner::Legacy(it) => d.field("legacy_left", &it.len()),
+            RefsInner::Done => d.field("done", &true),
+        };
+        d.finish()
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -12,9 +12,16 @@
 //! Reading: [`RecordSetReader`] walks a record set of any mix of formats, stops cleanly at a
 //! partial entry at the end (a fetch response may be cut mid-batch), checks checksums when
 //! asked, decompresses with a size limit, and yields [`RecordBatch`]es whose records are
-//! zero-copy views into the received (or decompressed) buffer. A broker that must not decode
-//! records can split entries with [`RecordSetReader::next_raw`] and read or patch the header
-//! with [`BatchHeader`].
+//! zero-copy views into the received (or decompressed) buffer, in two forms:
+//!
+//! - [`RecordBatch::records_ref`] yields [`RecordRef`]s, borrowed from the batch (plain
+//!   slices: no reference counting, no allocation): for loops that read, copy out or
+//!   aggregate records while the batch is alive, the usual consumer loop;
+//! - [`RecordBatch::records`] yields [`Record`]s, owned ([`Bytes`](bytes::Bytes) views that
+//!   keep the buffer alive): for records that outlive the batch or go to application code.
+//!
+//! A broker that must not decode records can split entries with
+//! [`RecordSetReader::next_raw`] and read or patch the header with [`BatchHeader`].
 //!
 //! Writing: [`RecordBatchBuilder`] builds one v2 batch, [`LegacyBuilder`] a v0/v1 message
 //! set; [`control`] builds and parses transaction markers.
@@ -35,14 +42,23 @@
 //! let set: Bytes = builder.build().unwrap();
 //!
 //! let mut offsets = Vec::new();
+//! let mut value_bytes = 0;
+//! let mut kept = Vec::new();
 //! for batch in RecordSetReader::new(set) {
 //!     let batch = batch.unwrap();
 //!     assert_eq!(batch.compression(), Compression::Lz4);
-//!     for record in batch.records() {
-//!         offsets.push(record.unwrap().offset);
+//!     // Borrowed: read each record in place.
+//!     for record in batch.records_ref() {
+//!         let record = record.unwrap();
+//!         offsets.push(record.offset);
+//!         value_bytes += record.value.map_or(0, <[u8]>::len);
 //!     }
+//!     // Owned: records that outlive the batch.
+//!     kept.extend(batch.records().map(Result::unwrap));
 //! }
 //! assert_eq!(offsets, [100, 101]);
+//! assert_eq!(value_bytes, 11);
+//! assert_eq!(kept[1].headers[0].key.as_str(), "trace");
 //! ```
 
 mod batch;
@@ -56,12 +72,12 @@ mod record;
 #[cfg(test)]
 mod tests;
 
-pub use batch::{RecordBatch, Records};
+pub use batch::{RecordBatch, RecordRefs, Records};
 pub use builder::{BatchOptions, RecordBatchBuilder};
 pub use header::{BatchHeader, attributes};
 pub use legacy_builder::LegacyBuilder;
 pub use reader::{RawBatch, ReadOptions, RecordSetReader};
-pub use record::{Record, RecordHeader};
+pub use record::{HeaderRefs, Record, RecordHeader, RecordRef};
 
 /// Magic byte of the original message format (Kafka 0.8-0.9).
 pub const MAGIC_V0: i8 = 0;

@@ -11,6 +11,8 @@
 //! headers vector, only when there are headers); keys, values and header fields are views
 //! into the batch buffer.
 
+use std::fmt;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::KStr;
@@ -56,6 +58,361 @@ impl RecordHeader {
     }
 }
 
+/// A record borrowed from its [`RecordBatch`](super::RecordBatch), as
+/// [`RecordBatch::records_ref`](super::RecordBatch::records_ref) yields it: offset and
+/// timestamp made absolute, key, value and headers as slices of the batch's buffer.
+///
+/// # Borrowed or owned
+///
+/// [`Record`] holds its key, value and header fields as [`Bytes`] views, so it can outlive
+/// the batch, be sent to another task or kept in a queue; making each view costs an atomic
+/// reference-count increment (and its drop a decrement), twice or more per record. A
+/// `RecordRef` holds plain slices instead: no reference counting, no allocation, and header
+/// keys are checked for UTF-8 only when [`headers`](Self::headers) reaches them.
+///
+/// - Use `RecordRef` ([`RecordBatch::records_ref`](super::RecordBatch::records_ref)) in hot
+///   loops that look at each record while the batch is alive: copying fields out into your
+///   own types, deserializing values, aggregating, filtering, counting bytes.
+/// - Use [`Record`] ([`RecordBatch::records`](super::RecordBatch::records)) when records
+///   outlive the batch or are handed to application code that expects an owned value. A
+///   `RecordRef` can be upgraded one at a time with [`to_owned_record`](Self::to_owned_record)
+///   (no re-parsing), which is how the owned iterator builds its records anyway.
+///
+/// Both iterators check the same things, in the same order, and yield the same records with
+/// one exception: a header key that is not UTF-8 fails the owned iterator at that record,
+/// while the borrowed one yields the record and reports the error from
+/// [`headers`](Self::headers) (and [`to_owned_record`](Self::to_owned_record)). Header
+/// framing (lengths and count) is still checked when the record is decoded.
+///
+/// Equality compares the decoded content (offset, timestamp, key, value, header bytes), also
+/// against a [`Record`].
+///
+/// ```
+/// use kafka_protocol::records::{BatchOptions, RecordBatchBuilder, RecordHeader, RecordSetReader};
+///
+/// let mut builder = RecordBatchBuilder::new(BatchOptions::default());
+/// let headers = [RecordHeader::new("trace", None)];
+/// builder.append(1_700_000_000_000, Some(b"k"), Some(b"hello"), &headers).unwrap();
+/// let set = builder.build().unwrap();
+///
+/// let mut total = 0;
+/// for batch in RecordSetReader::new(set) {
+///     let batch = batch.unwrap();
+///     for record in batch.records_ref() {
+///         let record = record.unwrap();
+///         total += record.value.map_or(0, <[u8]>::len);
+///         for header in record.headers() {
+///             let (key, value) = header.unwrap();
+///             assert_eq!((key, value), ("trace", None));
+///         }
+///         // Keep this one beyond the batch: upgrade it (views, no copy of the bytes).
+///         let owned = record.to_owned_record().unwrap();
+///         assert_eq!(record, owned);
+///     }
+/// }
+/// assert_eq!(total, 5);
+/// ```
+#[derive(Clone, Copy)]
+pub struct RecordRef<'a> {
+    /// The record's offset in the partition.
+    pub offset: i64,
+    /// Create time, or the batch's log-append time when the batch says so; -1 for magic 0.
+    pub timestamp: i64,
+    /// The key, `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// The value, `None` for a null value (a tombstone).
+    pub value: Option<&'a [u8]>,
+    source: Source<'a>,
+}
+
+/// Where a [`RecordRef`]'s headers are, and the buffer its views can be made from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// A v2 record: the batch's records section, and the record's header entries (after
+    /// the count), `count` of them, framing already checked.
+    Wire {
+        frame: &'a Bytes,
+        headers: &'a [u8],
+        count: u32,
+    },
+    /// A record already decoded (legacy entries are decoded when the batch is read).
+    Owned(&'a Record),
+}
+
+impl<'a> From<&'a Record> for RecordRef<'a> {
+    /// A view of an owned record.
+    fn from(record: &'a Record) -> Self {
+        RecordRef {
+            offset: record.offset,
+            timestamp: record.timestamp,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            source: Source::Owned(record),
+        }
+    }
+}
+
+impl<'a> RecordRef<'a> {
+    /// The headers in wire order, as (key, value) pairs; `None` for a null value.
+    ///
+    /// Keys are checked for UTF-8 as the iterator reaches them: a key that is not is an
+    /// `Err` for that header only ([`DecodeErrorKind::InvalidUtf8`]), and the iterator goes
+    /// on with the next one. Nothing is allocated. Always empty for magic 0/1 records.
+    pub fn headers(&self) -> HeaderRefs<'a> {
+        match self.source {
+            Source::Wire {
+                frame,
+                headers,
+                count,
+            } => HeaderRefs(HeadersInner::Wire {
+                frame,
+                rest: headers,
+                left: count,
+            }),
+            Source::Owned(r) => HeaderRefs(HeadersInner::Owned(r.headers.iter())),
+        }
+    }
+
+    /// The number of headers.
+    pub fn header_count(&self) -> usize {
+        match self.source {
+            Source::Wire { count, .. } => count as usize,
+            Source::Owned(r) => r.headers.len(),
+        }
+    }
+
+    /// The owned form of the record, without parsing it again: key, value and header fields
+    /// become [`Bytes`] views of the batch's buffer (reference-count increments, no copies);
+    /// one allocation for the headers vector when there are headers.
+    ///
+    /// Fails only when a header key is not UTF-8 (which [`Record`] cannot hold), with the
+    /// error [`headers`](Self::headers) gives for it.
+    #[inline]
+    pub fn to_owned_record(&self) -> Result<Record, DecodeError> {
+        let frame = match self.source {
+            Source::Wire { frame, .. } => frame,
+            Source::Owned(r) => return Ok(r.clone()),
+        };
+        let headers = if self.header_count() == 0 {
+            Vec::new()
+        } else {
+            // The count was checked against the record's bytes when it was decoded.
+            let mut headers = Vec::with_capacity(self.header_count());
+            for h in self.headers() {
+                let (key, value) = h?;
+                headers.push(RecordHeader {
+                    key: KStr::from_utf8_unchecked_bytes(view(frame, key.as_bytes())),
+                    value: value.map(|v| view(frame, v)),
+                });
+            }
+            headers
+        };
+        Ok(Record {
+            offset: self.offset,
+            timestamp: self.timestamp,
+            key: self.key.map(|k| view(frame, k)),
+            value: self.value.map(|v| view(frame, v)),
+            headers,
+        })
+    }
+
+    /// Whether the headers hold the same bytes as `other`'s.
+    fn headers_eq(&self, mut other: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>) -> bool {
+        let mut mine = self.headers();
+        loop {
+            match (mine.next_raw(), other.next()) {
+                (None, None) => return true,
+                (Some(Ok((_, k, v))), Some(o)) if (k, v) == o => {}
+                _ => return false,
+            }
+        }
+    }
+
+    fn same_fields(
+        &self,
+        offset: i64,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> bool {
+        self.offset == offset
+            && self.timestamp == timestamp
+            && self.key == key
+            && self.value == value
+    }
+}
+
+impl PartialEq for RecordRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        if !self.same_fields(other.offset, other.timestamp, other.key, other.value)
+            || self.header_count() != other.header_count()
+        {
+            return false;
+        }
+        let mut theirs = other.headers();
+        let mut mine = self.headers();
+        loop {
+            match (mine.next_raw(), theirs.next_raw()) {
+                (None, None) => return true,
+                (Some(Ok((_, k1, v1))), Some(Ok((_, k2, v2)))) if (k1, v1) == (k2, v2) => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl Eq for RecordRef<'_> {}
+
+impl PartialEq<Record> for RecordRef<'_> {
+    fn eq(&self, other: &Record) -> bool {
+        self.same_fields(
+            other.offset,
+            other.timestamp,
+            other.key.as_deref(),
+            other.value.as_deref(),
+        ) && self.header_count() == other.headers.len()
+            && self.headers_eq(
+                other
+                    .headers
+                    .iter()
+                    .map(|h| (h.key.as_bytes(), h.value.as_deref())),
+            )
+    }
+}
+
+impl PartialEq<RecordRef<'_>> for Record {
+    fn eq(&self, other: &RecordRef<'_>) -> bool {
+        other == self
+    }
+}
+
+impl fmt::Debug for RecordRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordRef")
+            .field("offset", &self.offset)
+            .field("timestamp", &self.timestamp)
+            .field("key", &self.key.map(ByteStr))
+            .field("value", &self.value.map(ByteStr))
+            .field("headers", &self.headers())
+            .finish()
+    }
+}
+
+/// Bytes shown as a `b"..."` literal, as `Bytes` shows itself.
+struct ByteStr<'a>(&'a [u8]);
+
+impl fmt::Debug for ByteStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+/// Iterator over the headers of a [`RecordRef`]: `(key, value)` pairs borrowed from the
+/// batch, keys checked for UTF-8 one at a time (see [`RecordRef::headers`]).
+#[derive(Clone)]
+pub struct HeaderRefs<'a>(HeadersInner<'a>);
+
+#[derive(Clone)]
+enum HeadersInner<'a> {
+    Wire {
+        /// The records section, to resolve error offsets against.
+        frame: &'a [u8],
+        rest: &'a [u8],
+        left: u32,
+    },
+    Owned(std::slice::Iter<'a, RecordHeader>),
+}
+
+impl<'a> HeaderRefs<'a> {
+    /// The next header: where it starts, its key bytes and its value.
+    #[allow(clippy::type_complexity)]
+    fn next_raw(&mut self) -> Option<Result<(&'a [u8], &'a [u8], Option<&'a [u8]>), DecodeError>> {
+        match &mut self.0 {
+            HeadersInner::Wire { frame, rest, left } => {
+                if *left == 0 {
+                    return None;
+                }
+                let at = *rest;
+                match read_header(at) {
+                    Ok((r, (key, value))) => {
+                        *rest = r;
+                        *left -= 1;
+                        Some(Ok((at, key, value)))
+                    }
+                    // Not reached: the framing was checked when the record was decoded.
+                    // Still one item per header left, as `ExactSizeIterator` promises.
+                    Err(e) => {
+                        *rest = &[];
+                        *left -= 1;
+                        Some(Err(nom_error(e).with_base(frame)))
+                    }
+                }
+            }
+            HeadersInner::Owned(it) => it
+                .next()
+                .map(|h| Ok((&[][..], h.key.as_bytes(), h.value.as_deref()))),
+        }
+    }
+}
+
+impl<'a> Iterator for HeaderRefs<'a> {
+    type Item = Result<(&'a str, Option<&'a [u8]>), DecodeError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (at, key, value) = match self.next_raw()? {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        match std::str::from_utf8(key) {
+            Ok(key) => Some(Ok((key, value))),
+            Err(_) => {
+                let frame = match &self.0 {
+                    HeadersInner::Wire { frame, .. } => *frame,
+                    HeadersInner::Owned(_) => &[],
+                };
+                Some(Err(DecodeError::at(at, DecodeErrorKind::InvalidUtf8)
+                    .in_field("Record", "headerKey")
+                    .with_base(frame)))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match &self.0 {
+            HeadersInner::Wire { left, .. } => *left as usize,
+            HeadersInner::Owned(it) => it.len(),
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for HeaderRefs<'_> {}
+
+impl std::iter::FusedIterator for HeaderRefs<'_> {}
+
+impl fmt::Debug for HeaderRefs<'_> {
+    /// The headers left, as `(key, value)` pairs (`Err` for a key that is not UTF-8).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for h in self.clone() {
+            match h {
+                Ok((k, v)) => list.entry(&(k, v.map(ByteStr))),
+                Err(e) => list.entry(&Err::<(), _>(e.kind)),
+            };
+        }
+        list.finish()
+    }
+}
+
+/// The error of a failed parse (`Incomplete` cannot happen with complete input).
+pub(crate) fn nom_error(e: nom::Err<DecodeError>) -> DecodeError {
+    match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => e,
+        nom::Err::Incomplete(_) => DecodeError::new(DecodeErrorKind::UnexpectedEof),
+    }
+}
+
 /// What records need from their batch to become absolute.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RecordContext {
@@ -65,6 +422,19 @@ pub(crate) struct RecordContext {
     pub log_append_time: Option<i64>,
 }
 
+impl RecordContext {
+    /// The context of the records of the batch with `header`.
+    pub fn of(header: &super::BatchHeader) -> Self {
+        Self {
+            base_offset: header.base_offset,
+            base_timestamp: header.base_timestamp,
+            log_append_time: (header.timestamp_type() == super::TimestampType::LogAppendTime)
+                .then_some(header.max_timestamp),
+        }
+    }
+}
+
+#[cold]
 fn fail(i: &[u8], kind: DecodeErrorKind) -> nom::Err<DecodeError> {
     nom::Err::Error(DecodeError::at(i, kind).in_field("Record", ""))
 }
@@ -79,7 +449,7 @@ fn varint(i: &[u8]) -> PResult<'_, i32> {
 }
 
 /// Reads a varint length prefix: `None` for -1, an error below -1.
-#[inline]
+#[inline(always)]
 fn read_nullable_len(i: &[u8]) -> PResult<'_, Option<usize>> {
     let (r, n) = varint(i)?;
     match n {
@@ -89,24 +459,33 @@ fn read_nullable_len(i: &[u8]) -> PResult<'_, Option<usize>> {
     }
 }
 
-#[inline]
-fn read_nullable_bytes<'a>(frame: &Bytes, i: &'a [u8]) -> PResult<'a, Option<Bytes>> {
-    match read_nullable_len(i)? {
-        (r, None) => Ok((r, None)),
-        (r, Some(n)) => {
-            let (r, b) = take(r, n)?;
-            Ok((r, Some(view(frame, b))))
-        }
-    }
-}
-
-/// Decodes one record at `i`, a slice of `frame` (the batch's records section).
-#[inline]
+/// Decodes one record at `i`, a slice of `frame` (the batch's records section), into its
+/// owned form: the borrowed decode, then [`RecordRef::to_owned_record`], so both forms read
+/// records the same way (the owned one also checks header keys are UTF-8).
+#[cfg(test)]
 pub(crate) fn decode_record<'a>(
-    frame: &Bytes,
+    frame: &'a Bytes,
     i: &'a [u8],
     ctx: &RecordContext,
 ) -> PResult<'a, Record> {
+    let (rest, record) = decode_record_ref(frame, i, ctx)?;
+    match record.to_owned_record() {
+        Ok(record) => Ok((rest, record)),
+        Err(e) => Err(nom::Err::Error(e)),
+    }
+}
+
+/// Decodes one record at `i`, a slice of `frame` (the batch's records section), as a view.
+///
+/// Everything but the header keys' UTF-8 is checked here: the record's length against its
+/// fields, and the framing of every header (so a hostile header count is refused before
+/// anything trusts it, and iterating the headers later cannot fail on framing).
+#[inline(always)]
+pub(crate) fn decode_record_ref<'a>(
+    frame: &'a Bytes,
+    i: &'a [u8],
+    ctx: &RecordContext,
+) -> PResult<'a, RecordRef<'a>> {
     let (rest, len) = varint(i)?;
     if len < 0 {
         return Err(fail(i, DecodeErrorKind::InvalidLength(i64::from(len))));
@@ -116,62 +495,80 @@ pub(crate) fn decode_record<'a>(
     let (r, _attributes) = read_i8(body)?;
     let (r, timestamp_delta) = read_varlong(r)?;
     let (r, offset_delta) = varint(r)?;
-    let (r, key) = read_nullable_bytes(frame, r)?;
-    let (r, value) = read_nullable_bytes(frame, r)?;
-    let (mut r, count) = varint(r)?;
+    let (r, key) = read_nullable_slice(r)?;
+    let (r, value) = read_nullable_slice(r)?;
+    let (headers, count) = varint(r)?;
     if count < 0 {
-        return Err(fail(r, DecodeErrorKind::InvalidLength(i64::from(count))));
+        return Err(fail(
+            headers,
+            DecodeErrorKind::InvalidLength(i64::from(count)),
+        ));
     }
-    let headers = if count == 0 {
-        Vec::new()
-    } else {
-        // A header takes at least two bytes, so the count is bounded by the bytes left
-        // before anything is allocated for it.
-        let count = count.unsigned_abs() as usize;
-        if count > r.len() / 2 {
+    let count = count.unsigned_abs();
+    let mut r = headers;
+    if count > 0 {
+        // A header takes at least two bytes: refuse a count the bytes left cannot hold
+        // before walking it.
+        if count as usize > r.len() / 2 {
             return Err(fail(
                 r,
                 DecodeErrorKind::LengthTooLarge {
-                    declared: count as u64,
+                    declared: u64::from(count),
                     remaining: r.len(),
                 },
             ));
         }
-        let mut headers = Vec::with_capacity(count);
         for _ in 0..count {
-            let (r2, key_len) = read_nullable_len(r)?;
-            let Some(key_len) = key_len else {
-                return Err(fail(r, DecodeErrorKind::InvalidLength(-1)));
-            };
-            let (r2, key) = take(r2, key_len)?;
-            if std::str::from_utf8(key).is_err() {
-                return Err(fail(r, DecodeErrorKind::InvalidUtf8));
-            }
-            let key = KStr::from_utf8_unchecked_bytes(view(frame, key));
-            let (r2, value) = read_nullable_bytes(frame, r2)?;
-            headers.push(RecordHeader { key, value });
+            let (r2, _) = read_header(r)?;
             r = r2;
         }
-        headers
-    };
+    }
     if !r.is_empty() {
         return Err(fail(
             r,
             DecodeErrorKind::InvalidValue("record length does not match its fields"),
         ));
     }
+    let headers = &headers[..headers.len() - r.len()];
     let timestamp = match ctx.log_append_time {
         Some(t) => t,
         None => ctx.base_timestamp.wrapping_add(timestamp_delta),
     };
-    let record = Record {
+    let record = RecordRef {
         offset: ctx.base_offset.wrapping_add(i64::from(offset_delta)),
         timestamp,
         key,
         value,
-        headers,
+        source: Source::Wire {
+            frame,
+            headers,
+            count,
+        },
     };
     Ok((rest, record))
+}
+
+#[inline(always)]
+fn read_nullable_slice(i: &[u8]) -> PResult<'_, Option<&[u8]>> {
+    match read_nullable_len(i)? {
+        (r, None) => Ok((r, None)),
+        (r, Some(n)) => {
+            let (r, b) = take(r, n)?;
+            Ok((r, Some(b)))
+        }
+    }
+}
+
+/// One header's key (not checked for UTF-8 here) and value.
+#[inline]
+fn read_header(i: &[u8]) -> PResult<'_, (&[u8], Option<&[u8]>)> {
+    let (r, key_len) = read_nullable_len(i)?;
+    let Some(key_len) = key_len else {
+        return Err(fail(i, DecodeErrorKind::InvalidLength(-1)));
+    };
+    let (r, key) = take(r, key_len)?;
+    let (r, value) = read_nullable_slice(r)?;
+    Ok((r, (key, value)))
 }
 
 /// The fields of a record to encode, borrowed from the caller.
@@ -387,12 +784,21 @@ mod tests {
 
     #[test]
     fn hostile_fields_are_refused() {
+        // Both decodes refuse the same inputs with the same error (the header key's UTF-8
+        // aside, checked in `borrowed_header_keys_are_checked_lazily`).
         let dec = |bytes: &'static [u8]| {
             let b = Bytes::from_static(bytes);
-            match decode_record(&b, &b, &CTX) {
-                Err(nom::Err::Error(e)) => e.kind,
+            let owned = match decode_record(&b, &b, &CTX) {
+                Err(nom::Err::Error(e)) => e,
                 other => panic!("{other:?}"),
+            };
+            if owned.kind != DecodeErrorKind::InvalidUtf8 {
+                match decode_record_ref(&b, &b, &CTX) {
+                    Err(nom::Err::Error(e)) => assert_eq!(e, owned),
+                    other => panic!("{other:?}"),
+                }
             }
+            owned.kind
         };
         // Negative length.
         assert_eq!(dec(&[0x01]), DecodeErrorKind::InvalidLength(-1));
@@ -434,5 +840,185 @@ mod tests {
             dec(&[0x0c, 0, 0, 0, 0x01, 0x01, 0x01]),
             DecodeErrorKind::InvalidLength(-1)
         );
+    }
+
+    /// A record with `headers`, encoded.
+    fn with_headers(headers: &[RecordHeader]) -> Bytes {
+        encode(&RecordFields {
+            timestamp_delta: 7,
+            offset_delta: 2,
+            key: Some(b"key"),
+            value: Some(b"value"),
+            headers,
+        })
+    }
+
+    #[test]
+    fn borrowed_decode_matches_owned() {
+        let headers = [
+            RecordHeader::new("a", Some(Bytes::from_static(b"1"))),
+            RecordHeader::new("", None),
+            RecordHeader::new("bé", Some(Bytes::new())),
+        ];
+        for hs in [&headers[..], &[]] {
+            let b = with_headers(hs);
+            let (rest, r) = decode_record_ref(&b, &b, &CTX).unwrap();
+            assert!(rest.is_empty());
+            let (_, owned) = decode_record(&b, &b, &CTX).unwrap();
+            assert_eq!(r, owned);
+            assert_eq!(owned, r);
+            assert_eq!(r.to_owned_record().unwrap(), owned);
+            assert_eq!((r.offset, r.timestamp), (102, 1007));
+            assert_eq!((r.key, r.value), (Some(&b"key"[..]), Some(&b"value"[..])));
+            assert_eq!(r.header_count(), hs.len());
+            assert_eq!(r.headers().len(), hs.len());
+            let got: Vec<_> = r.headers().map(Result::unwrap).collect();
+            let want: Vec<_> = hs
+                .iter()
+                .map(|h| (h.key.as_str(), h.value.as_deref()))
+                .collect();
+            assert_eq!(got, want);
+            // Views, not copies: the borrowed slices and the upgraded `Bytes` point into `b`.
+            let range = b.as_ptr_range();
+            assert!(range.contains(&r.value.unwrap().as_ptr()));
+            let up = r.to_owned_record().unwrap();
+            assert!(range.contains(&up.value.unwrap().as_ptr()));
+            if let Some(h) = up.headers.first() {
+                assert!(range.contains(&h.key.as_bytes().as_ptr()));
+            }
+        }
+        // Equality is by content, whatever buffer the record is in.
+        let b = with_headers(&headers);
+        let copy = Bytes::copy_from_slice(&b);
+        let x = decode_record_ref(&b, &b, &CTX).unwrap().1;
+        let y = decode_record_ref(&copy, &copy, &CTX).unwrap().1;
+        assert_eq!(x, y);
+        let other = with_headers(&headers[..2]);
+        let z = decode_record_ref(&other, &other, &CTX).unwrap().1;
+        assert_ne!(x, z);
+        // Log-append time replaces the record's own timestamp in both.
+        let ctx = RecordContext {
+            log_append_time: Some(9),
+            ..CTX
+        };
+        assert_eq!(decode_record_ref(&b, &b, &ctx).unwrap().1.timestamp, 9);
+    }
+
+    #[test]
+    fn borrowed_header_keys_are_checked_lazily() {
+        // Headers "ok" -> "1", then a key of one 0xff byte -> null, then "z" -> "2".
+        let b = Bytes::from_static(&[
+            0x24, 0, 0, 0, 0x01, 0x01, 0x06, 0x04, b'o', b'k', 0x02, b'1', 0x02, 0xff, 0x01, 0x02,
+            b'z', 0x02, b'2',
+        ]);
+        assert_eq!(b[0] as usize / 2, b.len() - 1);
+        let owned = match decode_record(&b, &b, &CTX) {
+            Err(nom::Err::Error(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(owned.kind, DecodeErrorKind::InvalidUtf8);
+        let (rest, r) = decode_record_ref(&b, &b, &CTX).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(r.header_count(), 3);
+        let hs: Vec<_> = r.headers().collect();
+        assert_eq!(hs.len(), 3);
+        assert_eq!(hs[0], Ok(("ok", Some(&b"1"[..]))));
+        let e = hs[1].clone().unwrap_err();
+        assert_eq!(e.kind, DecodeErrorKind::InvalidUtf8);
+        assert_eq!(e.offset, Some(12), "{e}");
+        assert_eq!((e.message, e.field), ("Record", "headerKey"));
+        // The key's framing was checked, so the iterator goes on with the next header.
+        assert_eq!(hs[2], Ok(("z", Some(&b"2"[..]))));
+        // Upgrading reports what the owned decode reports, at the same place.
+        assert_eq!(r.to_owned_record().unwrap_err(), e);
+        assert_eq!(owned.with_base(&b), e);
+        // Debug shows the error rather than failing.
+        let dbg = format!("{r:?}");
+        assert!(
+            dbg.contains("InvalidUtf8") && dbg.contains("(\"ok\", Some(b\"1\"))"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn borrowed_decode_refuses_every_truncation() {
+        let headers = [
+            RecordHeader::new("h", Some(Bytes::from_static(b"vv"))),
+            RecordHeader::new("i", None),
+        ];
+        let b = with_headers(&headers);
+        for n in 0..b.len() {
+            let cut = b.slice(..n);
+            assert!(decode_record_ref(&cut, &cut, &CTX).is_err(), "{n}");
+        }
+        // A record whose length prefix is kept but whose header bytes are short or long: an
+        // error, never a header iterator that runs off its record.
+        let mut shorter = b.to_vec();
+        shorter[0] -= 2; // one byte less (zig-zag)
+        let shorter = Bytes::from(shorter);
+        let r = decode_record_ref(&shorter, &shorter, &CTX);
+        assert!(r.is_err() || !r.unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn hostile_header_counts_are_refused_without_walking() {
+        // A record whose header count is i32::MAX (and 2^30, and 2) with only a few bytes of
+        // headers: refused from the count alone, in both forms, before any header is read.
+        for count in [i32::MAX, 1 << 30, 3] {
+            let mut body = vec![0u8, 0, 0, 0x01, 0x01];
+            let mut c = ((count << 1) ^ (count >> 31)) as u32;
+            while c >= 0x80 {
+                body.push((c as u8) | 0x80);
+                c >>= 7;
+            }
+            body.push(c as u8);
+            body.extend_from_slice(&[0x02, b'k', 0x01]); // one header: "k" -> null
+            let mut rec = vec![(body.len() as u8) << 1];
+            rec.extend_from_slice(&body);
+            let b = Bytes::from(rec);
+            let e = match decode_record_ref(&b, &b, &CTX) {
+                Err(nom::Err::Error(e)) => e,
+                other => panic!("{count}: {other:?}"),
+            };
+            if count == 3 {
+                // Small enough to walk: the missing headers are a length error.
+                assert!(
+                    matches!(e.kind, DecodeErrorKind::LengthTooLarge { .. }),
+                    "{e}"
+                );
+            } else {
+                assert_eq!(
+                    e.kind,
+                    DecodeErrorKind::LengthTooLarge {
+                        declared: count as u64,
+                        remaining: 3
+                    }
+                );
+            }
+            match decode_record(&b, &b, &CTX) {
+                Err(nom::Err::Error(o)) => assert_eq!(o, e),
+                other => panic!("{count}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn views_of_owned_records() {
+        let owned = Record {
+            offset: 5,
+            timestamp: 6,
+            key: None,
+            value: Some(Bytes::from_static(b"v")),
+            headers: vec![RecordHeader::new("k", None)],
+        };
+        let r = RecordRef::from(&owned);
+        assert_eq!(r, owned);
+        assert_eq!(r.header_count(), 1);
+        assert_eq!(r.headers().collect::<Vec<_>>(), [Ok(("k", None))]);
+        assert_eq!(r.to_owned_record().unwrap(), owned);
+        let mut other = owned.clone();
+        other.headers[0] = RecordHeader::new("k", Some(Bytes::new()));
+        assert_ne!(r, other);
+        assert_ne!(other, r);
     }
 }

@@ -80,6 +80,123 @@ fn all_records(set: Bytes) -> Vec<Record> {
     out
 }
 
+/// Asserts that the borrowed and owned iterations of `batch` agree: the same records, the
+/// same error at the same place, the same end. The one difference allowed is a header key
+/// that is not UTF-8: the owned iteration fails at that record, the borrowed one yields it
+/// and reports the key from `headers()` and `to_owned_record()`, then goes on.
+pub(super) fn assert_views_agree(batch: &RecordBatch) {
+    let mut owned = batch.records();
+    let mut refs = batch.records_ref();
+    loop {
+        match (owned.next(), refs.next()) {
+            (None, None) => return,
+            (Some(Ok(o)), Some(Ok(r))) => {
+                assert_eq!(r, o);
+                assert_eq!(r.to_owned_record().as_ref(), Ok(&o));
+                assert_eq!(r.header_count(), o.headers.len());
+                let got: Vec<_> = r.headers().map(Result::unwrap).collect();
+                let want: Vec<_> = o
+                    .headers
+                    .iter()
+                    .map(|h| (h.key.as_str(), h.value.as_deref()))
+                    .collect();
+                assert_eq!(got, want);
+            }
+            (Some(Err(e)), Some(Ok(r))) if e.kind == DecodeErrorKind::InvalidUtf8 => {
+                assert_eq!(r.to_owned_record(), Err(e.clone()));
+                assert!(r.headers().any(|h| h == Err(e.clone())));
+                assert!(owned.next().is_none());
+                refs.for_each(drop);
+                return;
+            }
+            (Some(Err(a)), Some(Err(b))) => {
+                assert_eq!(a, b);
+                assert!(owned.next().is_none() && refs.next().is_none());
+                return;
+            }
+            (o, r) => panic!("owned {o:?}, borrowed {r:?}"),
+        }
+    }
+}
+
+#[test]
+fn borrowed_and_owned_records_agree_in_every_format() {
+    for (magic, codec) in formats() {
+        let set = build(magic, codec, 7, 12);
+        let mut n = 0;
+        for batch in RecordSetReader::new(set.clone()) {
+            let batch = batch.unwrap();
+            assert_views_agree(&batch);
+            let refs = batch.records_ref();
+            assert_eq!(refs.size_hint(), batch.records().size_hint());
+            for (r, o) in refs.zip(batch.records()) {
+                let (r, o) = (r.unwrap(), o.unwrap());
+                assert_eq!(r.offset, 7 + n);
+                assert_eq!(r.header_count(), usize::from(magic == MAGIC_V2));
+                // Borrowed from the batch's (decompressed) records, not copied per record.
+                if codec == Compression::None {
+                    let raw = batch.raw().as_ptr_range();
+                    assert!(raw.contains(&r.value.unwrap().as_ptr()), "{magic} {codec}");
+                }
+                assert_eq!(
+                    r.value.unwrap().as_ptr(),
+                    o.value.as_ref().unwrap().as_ptr(),
+                    "{magic} {codec}: both forms view the same bytes"
+                );
+                n += 1;
+            }
+        }
+        assert_eq!(n, 12, "{magic} {codec}");
+    }
+}
+
+#[test]
+fn borrowed_iteration_ends_after_an_error() {
+    // After an error the borrowed iterator ends, as the owned one does.
+    let set = build(MAGIC_V2, Compression::None, 0, 3);
+    let mut bad = set.to_vec();
+    // Claim 2 records where there are 3: the third is "bytes left after the count".
+    bad[57..61].copy_from_slice(&2i32.to_be_bytes());
+    BatchHeader::update_crc(&mut bad).unwrap();
+    let batch = RecordSetReader::new(Bytes::from(bad))
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_views_agree(&batch);
+    let mut refs = batch.records_ref();
+    assert!(refs.next().unwrap().is_ok());
+    assert!(refs.next().unwrap().is_ok());
+    let e = refs.next().unwrap().unwrap_err();
+    assert!(matches!(e.kind, DecodeErrorKind::InvalidValue(_)), "{e}");
+    assert!(e.offset.is_some());
+    assert!(refs.next().is_none());
+    assert_eq!(refs.size_hint(), (0, Some(0)));
+    assert!(format!("{refs:?}").contains("done"));
+}
+
+#[test]
+fn records_section_cut_at_every_byte_is_an_error_in_both_forms() {
+    // A v2 batch whose entry length (and so its records section) is cut short, CRC not
+    // checked: every cut inside the records gives an error, the same in both forms.
+    let opts = ReadOptions {
+        verify_crc: false,
+        ..ReadOptions::default()
+    };
+    let set = build(MAGIC_V2, Compression::None, 0, 4);
+    for end in BatchHeader::SIZE..set.len() {
+        let mut cut = set[..end].to_vec();
+        cut[8..12].copy_from_slice(&((end - LOG_OVERHEAD) as i32).to_be_bytes());
+        let batch = RecordSetReader::with_options(Bytes::from(cut), opts)
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_views_agree(&batch);
+        let results: Vec<_> = batch.records_ref().collect();
+        assert!(results.last().unwrap().is_err(), "cut at {end}");
+        assert!(results.iter().rev().skip(1).all(Result::is_ok));
+    }
+}
+
 #[test]
 fn mixed_formats_read_in_order() {
     let mut parts = Vec::new();
@@ -141,6 +258,7 @@ fn truncated_tails_stop_cleanly_at_every_byte() {
             for batch in reader.by_ref() {
                 let batch = batch.unwrap_or_else(|e| panic!("{magic} {codec} cut {cut}: {e}"));
                 records += batch.records().map(Result::unwrap).count();
+                assert_views_agree(&batch);
             }
             // The first two batches, plus any complete uncompressed legacy messages of the last.
             assert!(records >= 4, "{magic} {codec} cut {cut}");
@@ -198,9 +316,7 @@ fn without_crc_checks_corruption_still_never_panics() {
                 bad[at] ^= flip;
                 for batch in RecordSetReader::with_options(Bytes::from(bad), opts) {
                     let Ok(batch) = batch else { continue };
-                    for r in batch.records() {
-                        let _ = r;
-                    }
+                    assert_views_agree(&batch);
                 }
             }
         }

@@ -1,19 +1,22 @@
 //! The codec workloads of `kafka-protocol/benches/codec.rs` (same source: `common` below is
 //! that bench's module), run side by side with the crates.io `kafka-protocol` crate v0.18
-//! (`kp` here): one criterion group per workload, with `ours` and `peer` in it.
+//! (`kp` here): one criterion group per workload, with ours and `peer` in it.
 //!
 //! - fetch decode: both crates decode the same Fetch v16 frame (built by this SDK) and read
-//!   every record: ours with `frame::decode_response` + `RecordSetReader`; the peer with
-//!   `ResponseHeader`/`FetchResponse` `Decodable` + `RecordBatchDecoder::decode_all`. Both
-//!   check batch CRCs (the peer always does; ours by default).
+//!   every record: ours with `frame::decode_response` + `RecordSetReader`, twice: records
+//!   borrowed from their batch (`ours_borrowed`, `RecordBatch::records_ref`, what a consumer
+//!   loop that copies out or aggregates uses) and owned (`ours_owned`, `RecordBatch::records`:
+//!   `Bytes` views, like the peer's records, the like-for-like comparison); the peer with
+//!   `ResponseHeader`/`FetchResponse` `Decodable` + `RecordBatchDecoder::decode_all`, which
+//!   only makes owned records. All check batch CRCs (the peer always does; ours by default).
 //! - produce encode: from the same 10,000 (key, value) pairs, one 100-record batch per
 //!   partition, 100 partitions, then the Produce v9 frame with its size prefix: ours with
 //!   `RecordBatchBuilder` + `frame::encode_request`; the peer with `Record`s,
 //!   `RecordBatchEncoder::encode` and `RequestHeader`/`ProduceRequest` `Encodable`.
 //!
 //! After criterion's output it prints a table: ns/record, GB/s (over the uncompressed frame),
-//! allocations per record (counting global allocator) for both crates, and our speed-up over
-//! the peer against the goals. Asserts nothing.
+//! allocations per record (counting global allocator) for both crates, and the speed-up of
+//! each of ours over the peer against the goals. Asserts nothing.
 
 #![allow(unsafe_code)]
 
@@ -139,30 +142,25 @@ fn fetch_decode(c: &mut Criterion) {
     for (name, codec, _) in CODECS {
         let group = format!("fetch_decode_{name}");
         let frame = fetch_frame(codec);
-        let ours = ours_fetch_decode(&frame);
-        let peer = peer_fetch_decode(&frame);
-        for (krate, read, allocs) in [
-            (
-                "ours",
-                ours,
-                allocs_per_record(|| ours_fetch_decode(&frame)),
-            ),
-            (
-                "peer",
-                peer,
-                allocs_per_record(|| peer_fetch_decode(&frame)),
-            ),
-        ] {
+        let runs: Vec<(&str, FetchDecode)> = FETCH_IDS
+            .iter()
+            .map(|&id| (id, ours_fetch_decode_by_id(id)))
+            .chain([("peer", peer_fetch_decode as FetchDecode)])
+            .collect();
+        for &(id, decode) in &runs {
+            let read = decode(&frame);
+            let allocs = allocs_per_record(|| decode(&frame));
             let extra = [
                 ("records_read", read.0.to_string()),
                 ("kv_bytes_read", read.1.to_string()),
             ];
-            record_meta(&group, krate, allocs, logical, frame.len(), &extra);
+            record_meta(&group, id, allocs, logical, frame.len(), &extra);
         }
         let mut g = c.benchmark_group(&group);
         g.throughput(Throughput::Elements(RECORDS as u64));
-        g.bench_function("ours", |b| b.iter(|| ours_fetch_decode(&frame)));
-        g.bench_function("peer", |b| b.iter(|| peer_fetch_decode(&frame)));
+        for &(id, decode) in &runs {
+            g.bench_function(id, |b| b.iter(|| decode(&frame)));
+        }
         g.finish();
     }
 }
@@ -235,8 +233,9 @@ criterion_group! {
     targets = fetch_decode, produce_encode
 }
 
-/// `CODEC_PROFILE=<workload>/<ours|peer>` (e.g. `fetch_decode_lz4/ours`) runs just that
-/// workload `CODEC_PROFILE_RUNS` times (default 200) instead of criterion: for profilers
+/// `CODEC_PROFILE=<workload>/<id>` (e.g. `fetch_decode_lz4/ours_borrowed`, `.../ours_owned`,
+/// `.../peer`; `ours` is `ours_borrowed` for fetch decode) runs just that workload
+/// `CODEC_PROFILE_RUNS` times (default 200) instead of criterion: for profilers
 /// (`valgrind --tool=callgrind`), whose counts then divide by runs x 10,000 records.
 fn profile(what: &str) {
     let runs: usize = std::env::var("CODEC_PROFILE_RUNS")
@@ -252,12 +251,13 @@ fn profile(what: &str) {
     match (kind, krate) {
         ("fetch_decode", k) => {
             let frame = fetch_frame(codec);
+            let decode = if k == "peer" {
+                peer_fetch_decode
+            } else {
+                ours_fetch_decode_by_id(k)
+            };
             for _ in 0..runs {
-                if k == "peer" {
-                    std::hint::black_box(peer_fetch_decode(&frame));
-                } else {
-                    std::hint::black_box(ours_fetch_decode(&frame));
-                }
+                std::hint::black_box(decode(&frame));
             }
         }
         (_, k) => {
@@ -284,7 +284,7 @@ fn main() {
     print_summary(
         start,
         Some(Versus {
-            ours: "ours",
+            ours: &["ours", "ours_borrowed", "ours_owned"],
             other: "peer",
             goals: &[("fetch_decode", 2.0), ("produce_encode", 1.5)],
         }),
