@@ -8,7 +8,7 @@ Not a script (the leading underscore tells `cargo xtask test` to skip it). Scrip
     from _broker import Broker, Suite
 
 The broker binary is `$KAFKA_SDK_BROKER_BIN` if set, else
-`$KAFKA_SDK_ROOT/target/debug/kafka-broker`; when it is missing it is built with
+`$CARGO_TARGET_DIR` (default `$KAFKA_SDK_ROOT/target`) `/debug/kafka-broker`; when it is missing it is built with
 `cargo build -p kafka-broker --bin kafka-broker`. Every broker listens on `127.0.0.1:0` with a
 temporary data directory unless told otherwise, and is stopped with SIGTERM (SIGKILL after a
 timeout). Every wait here is bounded.
@@ -52,7 +52,9 @@ def broker_bin():
         if not os.path.isfile(path):
             raise RuntimeError(f"KAFKA_SDK_BROKER_BIN={path} does not exist")
         return path
-    path = os.path.join(ROOT, "target", "debug", "kafka-broker")
+    # Honour CARGO_TARGET_DIR like cargo does (relative paths are relative to the workspace).
+    target = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR", "target"))
+    path = os.path.join(target, "debug", "kafka-broker")
     if not os.path.isfile(path):
         log(f"{path} missing: cargo build -p kafka-broker --bin kafka-broker")
         cargo = os.environ.get("CARGO", "cargo")
