@@ -1,0 +1,162 @@
+//! What the consumer hands out: records, partitions, committed offsets.
+//!
+//! A [`ConsumerRecord`]'s key, value and header values are views into the fetch response
+//! they arrived in (`Bytes`), so receiving a record copies none of its data; the topic name
+//! is shared by every record of the partition.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+pub use kafka_protocol::records::{RecordHeader, TimestampType};
+
+/// A topic and a partition of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    /// `topic`-`partition`.
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        Self {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+impl<S: Into<String>> From<(S, i32)> for TopicPartition {
+    fn from((topic, partition): (S, i32)) -> Self {
+        Self::new(topic, partition)
+    }
+}
+
+/// One record as the consumer delivers it.
+///
+/// ```
+/// # fn show(record: &kafka_consumer::ConsumerRecord) {
+/// println!(
+///     "{}-{}@{}: {:?}",
+///     record.topic(),
+///     record.partition,
+///     record.offset,
+///     record.value.as_deref().map(String::from_utf8_lossy)
+/// );
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConsumerRecord {
+    /// The topic (shared by all records of the partition).
+    pub topic: Arc<str>,
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset.
+    pub offset: i64,
+    /// The timestamp in milliseconds since the epoch (-1 when the record has none).
+    pub timestamp: i64,
+    /// What the timestamp means.
+    pub timestamp_type: TimestampType,
+    /// The key (`None`: null key).
+    pub key: Option<Bytes>,
+    /// The value (`None`: null value, a tombstone).
+    pub value: Option<Bytes>,
+    /// Headers in the order the producer wrote them.
+    pub headers: Vec<RecordHeader>,
+    /// The epoch of the leader that appended the record, when the log format records it.
+    pub leader_epoch: Option<i32>,
+}
+
+impl ConsumerRecord {
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The topic and partition.
+    pub fn topic_partition(&self) -> TopicPartition {
+        TopicPartition::new(&*self.topic, self.partition)
+    }
+
+    /// The first header with `key`, if any.
+    pub fn header(&self, key: &str) -> Option<&RecordHeader> {
+        self.headers.iter().find(|h| h.key.as_str() == key)
+    }
+
+    /// The offset to commit once this record is processed (its offset plus one, with its
+    /// leader epoch).
+    pub fn next_offset(&self) -> OffsetAndMetadata {
+        OffsetAndMetadata {
+            offset: self.offset + 1,
+            leader_epoch: self.leader_epoch,
+            metadata: String::new(),
+        }
+    }
+}
+
+/// An offset to commit, or one that was committed: the next offset to read, the leader epoch
+/// of the record before it (for log truncation detection), and free-form metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct OffsetAndMetadata {
+    /// The next offset the group should read.
+    pub offset: i64,
+    /// The leader epoch of the last record read, when known.
+    pub leader_epoch: Option<i32>,
+    /// Application metadata stored with the offset.
+    pub metadata: String,
+}
+
+impl OffsetAndMetadata {
+    /// `offset` with no epoch and no metadata.
+    pub fn new(offset: i64) -> Self {
+        Self {
+            offset,
+            leader_epoch: None,
+            metadata: String::new(),
+        }
+    }
+
+    /// The same offset with `metadata`.
+    pub fn with_metadata(mut self, metadata: impl Into<String>) -> Self {
+        self.metadata = metadata.into();
+        self
+    }
+}
+
+/// An offset found by timestamp ([`Consumer::offsets_for_times`](crate::Consumer::offsets_for_times)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OffsetAndTimestamp {
+    /// The earliest offset whose timestamp is at least the one asked for.
+    pub offset: i64,
+    /// That record's timestamp.
+    pub timestamp: i64,
+    /// The leader epoch of that record, when known.
+    pub leader_epoch: Option<i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_partition_orders_and_displays() {
+        let mut v = [
+            TopicPartition::new("b", 0),
+            TopicPartition::new("a", 2),
+            ("a", 1).into(),
+        ];
+        v.sort();
+        assert_eq!(v[0].to_string(), "a-1");
+        assert_eq!(v[2], TopicPartition::new("b", 0));
+    }
+}

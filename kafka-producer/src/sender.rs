@@ -1,0 +1,735 @@
+//! The sender task: drives the accumulator and turns its drained batches into Produce
+//! requests, one per broker per pass, each carrying one batch for every partition that
+//! broker leads.
+//!
+//! One task per producer loops over: bump the idempotent epoch if asked, get a producer id,
+//! expire batches past `delivery.timeout.ms`, ask the accumulator which brokers are ready,
+//! open connections, drain, and send. Each request runs as its own small task (so encoding
+//! overlaps with the next pass) and reports back; answers are applied per broker in the
+//! order the requests were sent, because the broker answers them in that order and the
+//! idempotent bookkeeping relies on it. The loop sleeps until the next linger or backoff
+//! deadline, a wake-up from `send`, or an answer.
+//!
+//! Per broker (a [`Sink`], as franz-go calls it): the connection and the requests in flight,
+//! at most `max.in.flight.requests.per.connection`.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use kafka_client::backoff::Jitter;
+use kafka_client::connection::Connection;
+use kafka_client::{Client, Target};
+use kafka_protocol::compression::Compression;
+use kafka_protocol::messages::RequestBody;
+use kafka_protocol::messages::ResponseBody;
+use kafka_protocol::messages::init_producer_id_request::InitProducerIdRequest;
+use kafka_protocol::messages::produce_request::{
+    PartitionProduceData, ProduceRequest, TopicProduceData,
+};
+use kafka_protocol::messages::produce_response::ProduceResponse;
+use kafka_protocol::records::BatchOptions;
+use kafka_protocol::{ApiKey, ErrorCode, KStr};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::accumulator::RecordAccumulator;
+use crate::batch::{AckListener, ProducerBatch};
+use crate::config::{Acks, ProducerConfig};
+use crate::delivery::BatchAck;
+use crate::error::ProducerError;
+use crate::idempotence::{IdState, Idempotence, ProducerIdAndEpoch};
+use crate::metrics::Metrics;
+use crate::response::{self, Decision, PartitionAnswer};
+
+/// What the producer handles and the sender task share.
+pub(crate) struct Shared {
+    pub config: ProducerConfig,
+    pub client: Client,
+    /// Guards the accumulator and the idempotence state together (draining needs both);
+    /// held for short, non-blocking sections only, never across an await, and never while
+    /// user callbacks run.
+    pub state: Mutex<State>,
+    /// Wakes the sender (new batch, full batch, flush, close).
+    pub wake: Notify,
+    /// Memory was freed: `send` calls waiting for room look again.
+    pub memory: Notify,
+    /// Batches completed: `flush` and `close` look again.
+    pub progress: Notify,
+    pub metrics: Metrics,
+    /// No new records are accepted.
+    pub closed: AtomicBool,
+    pub listener: Option<Arc<dyn AckListener>>,
+    /// Set once the idempotent producer is in a fatal state (read by `send` without the
+    /// state lock).
+    pub fatal: std::sync::OnceLock<ProducerError>,
+}
+
+/// The state behind [`Shared::state`].
+pub(crate) struct State {
+    pub acc: RecordAccumulator,
+    pub idem: Idempotence,
+    pub jitter: Jitter,
+    /// `close` gave up waiting: fail what is left and stop.
+    pub force_close: bool,
+    /// The sender task has finished.
+    pub stopped: bool,
+}
+
+/// A result from one of the sender's small tasks.
+enum Event {
+    Connected {
+        node: i32,
+        result: Result<Connection, kafka_client::Error>,
+    },
+    Answered {
+        node: i32,
+        id: u64,
+        result: Result<Option<ProduceResponse>, kafka_client::Error>,
+    },
+    ProducerId(Result<ProducerIdAndEpoch, ProducerError>),
+    MetadataRefreshed,
+}
+
+struct InFlight {
+    id: u64,
+    batches: Vec<ProducerBatch>,
+    sent_at: Instant,
+    result: Option<Result<Option<ProduceResponse>, kafka_client::Error>>,
+}
+
+/// One broker's produce path: its connection and its requests in flight, oldest first.
+#[derive(Default)]
+struct Sink {
+    conn: Option<Connection>,
+    connecting: bool,
+    in_flight: VecDeque<InFlight>,
+}
+
+type Done = Vec<(ProducerBatch, Result<BatchAck, ProducerError>)>;
+
+struct Sender {
+    shared: Arc<Shared>,
+    sinks: HashMap<i32, Sink>,
+    tasks: JoinSet<Event>,
+    next_id: u64,
+    refreshing: bool,
+}
+
+/// Runs until the producer is closed and everything it held is complete.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let mut s = Sender {
+        shared,
+        sinks: HashMap::new(),
+        tasks: JoinSet::new(),
+        next_id: 0,
+        refreshing: false,
+    };
+    loop {
+        let next = s.step();
+        if s.finished() {
+            break;
+        }
+        let far = tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let wake_at = next.map_or(far, tokio::time::Instant::from_std);
+        let shared = s.shared.clone();
+        tokio::select! {
+            biased;
+            Some(joined) = s.tasks.join_next(), if !s.tasks.is_empty() => {
+                match joined {
+                    Ok(event) => s.handle(event),
+                    Err(e) => tracing::error!(error = %e, "a producer task failed"),
+                }
+            }
+            _ = shared.wake.notified() => {}
+            _ = tokio::time::sleep_until(wake_at) => {}
+        }
+    }
+    s.stop();
+}
+
+impl Sender {
+    fn config(&self) -> &ProducerConfig {
+        &self.shared.config
+    }
+
+    /// Whether the task may end: closed with nothing left, or forced closed.
+    fn finished(&self) -> bool {
+        let st = self.shared.state.lock();
+        st.force_close
+            || (self.shared.closed.load(Ordering::SeqCst)
+                && !st.acc.has_incomplete()
+                && self.sinks.values().all(|s| s.in_flight.is_empty()))
+    }
+
+    /// One pass: returns when to look again at the latest.
+    fn step(&mut self) -> Option<Instant> {
+        let now = Instant::now();
+        let cluster = self.shared.client.metadata();
+        let mut done: Done = Vec::new();
+        let mut freed = false;
+        let shared = self.shared.clone();
+        let (drained, next) = {
+            let mut guard = shared.state.lock();
+            let st = &mut *guard;
+            if st.force_close {
+                return None;
+            }
+            st.idem.maybe_bump();
+            if st.idem.start_init() {
+                self.spawn_init();
+            }
+            if let Some(fatal) = st.idem.fatal().cloned() {
+                let error = ProducerError::Fatal(Arc::new(fatal));
+                for b in st.acc.abort_all() {
+                    freed |= finish_failed(st, &b);
+                    done.push((b, Err(error.clone())));
+                }
+            }
+            for b in st.acc.expire(now) {
+                let error = ProducerError::DeliveryTimeout {
+                    topic: b.topic.to_string(),
+                    partition: b.partition,
+                    elapsed: now.saturating_duration_since(b.created),
+                    attempts: b.attempts,
+                    last_error: b.last_error.clone().map(Box::new),
+                };
+                freed |= finish_failed(st, &b);
+                done.push((b, Err(error)));
+            }
+            let check = st.acc.ready(&*cluster, now);
+            if !check.unknown_leaders.is_empty() && !self.refreshing {
+                self.spawn_refresh(
+                    check
+                        .unknown_leaders
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect(),
+                );
+            }
+            let id_ready = matches!(st.idem.state(), IdState::Disabled | IdState::Ready(_));
+            let mut nodes = Vec::new();
+            if id_ready {
+                for node in check.nodes {
+                    let sink = self.sinks.entry(node).or_default();
+                    match &sink.conn {
+                        Some(c) if !c.is_closed() => {
+                            if sink.in_flight.len() < self.shared.config.max_in_flight {
+                                nodes.push(node);
+                            }
+                        }
+                        _ => {
+                            sink.conn = None;
+                            if !sink.connecting {
+                                sink.connecting = true;
+                                let client = self.shared.client.clone();
+                                // One attempt per request timeout (the pool backs off between
+                                // attempts), so a dead broker is reported - and the metadata
+                                // refreshed - in time, not after the client's whole budget.
+                                let budget = self.shared.config.client.request_timeout();
+                                self.tasks.spawn(async move {
+                                    let attempt = client.connection(&Target::Broker(node));
+                                    let result = tokio::time::timeout(budget, attempt)
+                                        .await
+                                        .unwrap_or_else(|_| {
+                                            Err(kafka_client::Error::new(
+                                                kafka_client::ErrorKind::ConnectTimeout {
+                                                    addr: format!("broker {node}"),
+                                                    timeout: budget,
+                                                },
+                                            ))
+                                        });
+                                    Event::Connected { node, result }
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            let (drained, failed) = st.acc.drain(&*cluster, &nodes, &mut st.idem, now);
+            for (b, e) in failed {
+                freed |= finish_failed(st, &b);
+                done.push((b, Err(ProducerError::Encode(e))));
+            }
+            let next = [check.next_check, st.acc.next_expiry()]
+                .into_iter()
+                .flatten()
+                .min();
+            (drained, next)
+        };
+        for (node, batches) in drained {
+            self.send(node, batches, now, &mut done);
+        }
+        self.complete(done, freed);
+        next
+    }
+
+    /// Sends one Produce request with `batches` (one per partition) to `node`.
+    fn send(&mut self, node: i32, batches: Vec<ProducerBatch>, now: Instant, done: &mut Done) {
+        let Some(sink) = self.sinks.get_mut(&node) else {
+            return;
+        };
+        let Some(conn) = sink.conn.clone() else {
+            return;
+        };
+        let version = match conn.api_version(ApiKey::Produce) {
+            Ok(v) => v,
+            Err(e) => {
+                let mut guard = self.shared.state.lock();
+                let st = &mut *guard;
+                for b in batches {
+                    st.acc.on_answered(&b, &mut st.idem);
+                    finish_failed(st, &b);
+                    done.push((b, Err(ProducerError::Client(e.clone()))));
+                }
+                return;
+            }
+        };
+        let mut topic_data: Vec<TopicProduceData> = Vec::new();
+        for b in &batches {
+            let data = PartitionProduceData {
+                index: b.partition,
+                records: Some(b.bytes()),
+                ..Default::default()
+            };
+            match topic_data.iter_mut().find(|t| t.name.as_str() == &*b.topic) {
+                Some(t) => t.partition_data.push(data),
+                None => topic_data.push(TopicProduceData {
+                    name: KStr::from(&*b.topic),
+                    partition_data: vec![data],
+                    ..Default::default()
+                }),
+            }
+            self.shared
+                .metrics
+                .batch_sent(b.records, b.size(), b.uncompressed);
+        }
+        let config = &self.shared.config;
+        let acks = config.acks;
+        let timeout = config.client.request_timeout();
+        let body = RequestBody::Produce(ProduceRequest {
+            acks: acks.wire(),
+            timeout_ms: i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
+            topic_data,
+            ..Default::default()
+        });
+        if config.compression == Compression::Zstd && version < 7 {
+            // The broker would refuse it (UNSUPPORTED_COMPRESSION_TYPE); say so without
+            // sending.
+            let mut guard = self.shared.state.lock();
+            let st = &mut *guard;
+            for b in batches {
+                st.acc.on_answered(&b, &mut st.idem);
+                finish_failed(st, &b);
+                let e = ProducerError::broker(
+                    ErrorCode::UnsupportedCompressionType,
+                    Some(format!(
+                        "the broker takes Produce up to v{version}; zstd needs v7"
+                    )),
+                    &b.topic,
+                    b.partition,
+                );
+                done.push((b, Err(e)));
+            }
+            return;
+        }
+        self.shared.metrics.request_sent();
+        let id = self.next_id;
+        self.next_id += 1;
+        sink.in_flight.push_back(InFlight {
+            id,
+            batches,
+            sent_at: now,
+            result: None,
+        });
+        let request = async move {
+            let result = if acks == Acks::None {
+                conn.send_no_response(version, &body).await.map(|()| None)
+            } else {
+                match conn.send_at(version, &body, Some(timeout)).await {
+                    Ok(ResponseBody::Produce(r)) => Ok(Some(r)),
+                    Ok(other) => Err(kafka_client::Error::new(kafka_client::ErrorKind::Protocol(
+                        format!("Produce answered with {:?}", other.api_key()),
+                    ))),
+                    Err(e) => Err(e),
+                }
+            };
+            Event::Answered { node, id, result }
+        };
+        // The broker must receive a partition's batches in sequence order, so requests go on
+        // the connection in the order they are made: the first poll (here, on this task)
+        // encodes the request and queues its frame on the connection, or queues it behind
+        // earlier ones when the connection's queue is full (a fair, first-come semaphore).
+        // Tasks spawned directly could start in any order on a multi-threaded runtime.
+        // Unconstrained: the cooperative budget must not turn that first poll into a no-op.
+        let mut request = Box::pin(tokio::task::unconstrained(request));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match request.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(event) => {
+                self.tasks.spawn(async move { event });
+            }
+            // The spawned task polls it again at once, registering its own waker.
+            std::task::Poll::Pending => {
+                self.tasks.spawn(request);
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Connected { node, result } => {
+                let sink = self.sinks.entry(node).or_default();
+                sink.connecting = false;
+                match result {
+                    Ok(c) => sink.conn = Some(c),
+                    Err(e) => {
+                        tracing::debug!(node, error = %e, "cannot connect to the partition leader");
+                        // The broker may be gone, and its partitions with it.
+                        self.shared
+                            .client
+                            .report_error(ErrorCode::BrokerNotAvailable);
+                    }
+                }
+            }
+            Event::Answered { node, id, result } => {
+                {
+                    let Some(sink) = self.sinks.get_mut(&node) else {
+                        return;
+                    };
+                    if result
+                        .as_ref()
+                        .is_err_and(kafka_client::Error::is_retriable)
+                        && sink.conn.as_ref().is_some_and(Connection::is_closed)
+                    {
+                        // The connection is gone; the pool opens a new one next time.
+                        sink.conn = None;
+                    }
+                    if let Some(r) = sink.in_flight.iter_mut().find(|r| r.id == id) {
+                        r.result = Some(result);
+                    }
+                }
+                // Answers are applied in the order the requests went out.
+                loop {
+                    let request = {
+                        let Some(sink) = self.sinks.get_mut(&node) else {
+                            break;
+                        };
+                        if sink.in_flight.front().is_none_or(|r| r.result.is_none()) {
+                            break;
+                        }
+                        sink.in_flight.pop_front().expect("checked above")
+                    };
+                    self.apply(request);
+                }
+            }
+            Event::ProducerId(result) => {
+                if let Err(e) = &result {
+                    tracing::warn!(error = %e, "InitProducerId failed");
+                }
+                let mut st = self.shared.state.lock();
+                st.idem.init_done(result);
+                if let Some(e) = st.idem.fatal() {
+                    let _ = self.shared.fatal.set(e.clone());
+                }
+            }
+            Event::MetadataRefreshed => self.refreshing = false,
+        }
+    }
+
+    /// Applies the answer to one request.
+    fn apply(&mut self, request: InFlight) {
+        let InFlight {
+            batches,
+            sent_at,
+            result,
+            ..
+        } = request;
+        let now = Instant::now();
+        let result = result.expect("applied once answered");
+        if result.is_ok() {
+            self.shared
+                .metrics
+                .response(now.saturating_duration_since(sent_at));
+        }
+        let client = self.shared.client.clone();
+        let config = &self.shared.config;
+        let mut done: Done = Vec::new();
+        let mut freed = false;
+        let mut stale = Vec::new();
+        {
+            let mut guard = self.shared.state.lock();
+            let st = &mut *guard;
+            for b in &batches {
+                st.acc.on_answered(b, &mut st.idem);
+            }
+            for batch in batches {
+                let decision = {
+                    let cx = response::Context {
+                        now,
+                        retries: config.retries,
+                        delivery_timeout: config.delivery_timeout,
+                        idempotence: &st.idem,
+                    };
+                    match &result {
+                        Ok(None) => Decision::Success(BatchAck {
+                            base_offset: -1,
+                            log_append_time: -1,
+                        }),
+                        Ok(Some(resp)) => match find_answer(resp, &batch) {
+                            Some((answer, leader)) => {
+                                if let Some((leader, epoch)) = leader {
+                                    client.update_leader(
+                                        &batch.topic,
+                                        batch.partition,
+                                        leader,
+                                        epoch,
+                                    );
+                                }
+                                response::on_answer(&batch, answer, &cx)
+                            }
+                            None => response::on_request_error(
+                                &batch,
+                                &kafka_client::Error::new(kafka_client::ErrorKind::Protocol(
+                                    format!("no answer for {}-{}", batch.topic, batch.partition),
+                                )),
+                                &cx,
+                            ),
+                        },
+                        Err(e) => response::on_request_error(&batch, e, &cx),
+                    }
+                };
+                self.apply_decision(st, batch, decision, now, &mut done, &mut freed, &mut stale);
+            }
+        }
+        for code in stale {
+            client.report_error(code);
+        }
+        self.complete(done, freed);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_decision(
+        &self,
+        st: &mut State,
+        mut batch: ProducerBatch,
+        decision: Decision,
+        now: Instant,
+        done: &mut Done,
+        freed: &mut bool,
+        stale: &mut Vec<ErrorCode>,
+    ) {
+        match decision {
+            Decision::Success(ack) => {
+                if let (Some(stamp), Some(last)) = (batch.stamp, batch.last_sequence()) {
+                    st.idem
+                        .on_success(&batch.topic, batch.partition, stamp, last);
+                }
+                *freed |= st.acc.release(&batch);
+                done.push((batch, Ok(ack)));
+            }
+            Decision::Retry {
+                stale_metadata,
+                rewrite,
+                error,
+            } => {
+                tracing::debug!(topic = %batch.topic, partition = batch.partition, attempts = batch.attempts, error = %error, "retrying batch");
+                self.shared.metrics.retry(batch.records);
+                if stale_metadata {
+                    // A lost connection says nothing in Kafka's codes about metadata, but the
+                    // broker may be gone with its leaderships (Java refreshes on disconnect
+                    // too): report it as such.
+                    stale.push(match error.code() {
+                        Some(c) if kafka_client::metadata::is_stale_metadata_error(c) => c,
+                        _ => ErrorCode::BrokerNotAvailable,
+                    });
+                }
+                if rewrite {
+                    st.idem.request_rewrite(&batch.topic, batch.partition);
+                }
+                batch.last_error = Some(error);
+                let unit = st.jitter.unit();
+                st.acc.reenqueue(batch, unit, now);
+            }
+            Decision::Split => {
+                self.shared.metrics.split();
+                let options = BatchOptions {
+                    compression: self.shared.config.compression,
+                    compression_level: self.shared.config.compression_level(),
+                    ..Default::default()
+                };
+                let old = batch.stamp;
+                let (topic, partition) = (batch.topic.clone(), batch.partition);
+                // batch.size as Java does, but at most half the batch, so that every split
+                // makes progress even when batch.size exceeds the broker's limit.
+                let limit = self
+                    .shared
+                    .config
+                    .batch_size
+                    .min(batch.uncompressed / 2)
+                    .max(1);
+                match batch.split(options, limit, now) {
+                    Ok(parts) => {
+                        tracing::debug!(%topic, partition, parts = parts.len(), "split a batch the broker found too large");
+                        if let Some(old) = old {
+                            let bases: Vec<i32> = parts
+                                .iter()
+                                .filter_map(|p| p.stamp.map(|s| s.base_sequence))
+                                .collect();
+                            st.idem
+                                .on_split(&topic, partition, old.base_sequence, &bases);
+                        }
+                        st.acc.reenqueue_parts(parts);
+                    }
+                    Err(e) => {
+                        // Splitting only fails on a batch we cannot read back: a bug. The
+                        // records are lost, as after any fatal error.
+                        tracing::error!(%topic, partition, error = %e, "cannot split a batch");
+                    }
+                }
+            }
+            Decision::Fail { error, reset_id } => {
+                if reset_id {
+                    st.idem.reset_producer_id();
+                }
+                *freed |= finish_failed(st, &batch);
+                done.push((batch, Err(error)));
+            }
+        }
+    }
+
+    /// Completes batches outside the state lock (callbacks may call back into the producer)
+    /// and wakes whoever waits for memory or progress.
+    fn complete(&self, done: Done, freed: bool) {
+        if done.is_empty() && !freed {
+            return;
+        }
+        let listener = self.shared.listener.as_deref();
+        for (batch, result) in done {
+            if result.is_err() {
+                self.shared.metrics.errors(batch.records);
+            }
+            batch.complete(result, listener);
+        }
+        if freed {
+            self.shared.memory.notify_waiters();
+        }
+        self.shared.progress.notify_waiters();
+    }
+
+    fn spawn_init(&mut self) {
+        let client = self.shared.client.clone();
+        let backoff = self.config().client.retry_backoff();
+        self.tasks.spawn(async move {
+            let body = RequestBody::InitProducerId(InitProducerIdRequest {
+                transactional_id: None,
+                // Java sends the largest timeout for an idempotent (non-transactional) id.
+                transaction_timeout_ms: i32::MAX,
+                producer_id: -1,
+                producer_epoch: -1,
+                ..Default::default()
+            });
+            let result = match client.send(Target::Any, &body).await {
+                Ok(ResponseBody::InitProducerId(r)) => match ErrorCode::from_code(r.error_code) {
+                    ErrorCode::None => Ok(ProducerIdAndEpoch {
+                        id: r.producer_id,
+                        epoch: r.producer_epoch,
+                    }),
+                    code => Err(ProducerError::Client(kafka_client::Error::broker(
+                        code, None,
+                    ))),
+                },
+                Ok(other) => Err(ProducerError::Client(kafka_client::Error::new(
+                    kafka_client::ErrorKind::Protocol(format!(
+                        "InitProducerId answered with {:?}",
+                        other.api_key()
+                    )),
+                ))),
+                Err(e) => Err(ProducerError::Client(e)),
+            };
+            if result.as_ref().is_err_and(ProducerError::is_retriable) {
+                // Do not hammer a cluster that cannot answer yet.
+                tokio::time::sleep(backoff).await;
+            }
+            Event::ProducerId(result)
+        });
+    }
+
+    fn spawn_refresh(&mut self, topics: Vec<String>) {
+        self.refreshing = true;
+        let client = self.shared.client.clone();
+        let backoff = self.config().client.retry_backoff();
+        self.tasks.spawn(async move {
+            let selection = kafka_client::metadata::TopicSelection::topics(topics);
+            if let Err(e) = client.refresh_metadata(selection).await {
+                tracing::debug!(error = %e, "metadata refresh for unknown leaders failed");
+            }
+            // Leaders may still be unknown (an election takes a moment): pace the retries.
+            tokio::time::sleep(backoff).await;
+            Event::MetadataRefreshed
+        });
+    }
+
+    /// Fails everything left (forced close) and marks the sender stopped.
+    fn stop(&mut self) {
+        self.tasks.abort_all();
+        let mut done: Done = Vec::new();
+        {
+            let mut st = self.shared.state.lock();
+            let error = ProducerError::Closed { forced: true };
+            let mut left: Vec<ProducerBatch> = st.acc.abort_all();
+            for sink in self.sinks.values_mut() {
+                for r in sink.in_flight.drain(..) {
+                    left.extend(r.batches);
+                }
+            }
+            for b in left {
+                finish_failed(&mut st, &b);
+                done.push((b, Err(error.clone())));
+            }
+            st.stopped = true;
+        }
+        self.complete(done, true);
+        self.shared.progress.notify_waiters();
+    }
+}
+
+/// Bookkeeping for a batch that failed for good: its sequence is lost, its memory free.
+fn finish_failed(st: &mut State, batch: &ProducerBatch) -> bool {
+    if let Some(stamp) = batch.stamp {
+        st.idem
+            .on_fatal_failure(&batch.topic, batch.partition, stamp);
+    }
+    st.acc.release(batch)
+}
+
+type LeaderHint = Option<(i32, i32)>;
+
+/// The answer for a batch's partition in a Produce response, with the new leader when the
+/// broker named one (KIP-951).
+fn find_answer<'r>(
+    resp: &'r ProduceResponse,
+    batch: &ProducerBatch,
+) -> Option<(PartitionAnswer<'r>, LeaderHint)> {
+    let t = resp
+        .responses
+        .iter()
+        .find(|t| t.name.as_str() == &*batch.topic)?;
+    let p = t
+        .partition_responses
+        .iter()
+        .find(|p| p.index == batch.partition)?;
+    let leader = (p.current_leader.leader_id >= 0 && p.current_leader.leader_epoch >= 0)
+        .then_some((p.current_leader.leader_id, p.current_leader.leader_epoch));
+    Some((
+        PartitionAnswer {
+            code: ErrorCode::from_code(p.error_code),
+            base_offset: p.base_offset,
+            log_append_time: p.log_append_time_ms,
+            message: p.error_message.as_deref(),
+        },
+        leader,
+    ))
+}
