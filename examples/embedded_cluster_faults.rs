@@ -50,12 +50,23 @@ async fn scenario(say: impl Fn(&str)) -> Result<(), Error> {
         .start()
         .await?;
     say(&format!("3 brokers at {}", cluster.bootstrap()));
-    let admin = AdminClient::connect(ClientConfig::new().set("bootstrap.servers", &cluster.bootstrap())?).await?;
-    for (_, created) in admin.create_topics([NewTopic::new(TOPIC, 1, 3)], &AdminOptions::new()).await {
+    let admin =
+        AdminClient::connect(ClientConfig::new().set("bootstrap.servers", &cluster.bootstrap())?)
+            .await?;
+    for (_, created) in admin
+        .create_topics([NewTopic::new(TOPIC, 1, 3)], &AdminOptions::new())
+        .await
+    {
         created?;
     }
-    let first_leader = cluster.wait_for_leader(TOPIC, 0, WAIT).await?.leader.ok_or("no leader")?;
-    say(&format!("{TOPIC}-0 is led by broker {first_leader}, replicated on all three"));
+    let first_leader = cluster
+        .wait_for_leader(TOPIC, 0, WAIT)
+        .await?
+        .leader
+        .ok_or("no leader")?;
+    say(&format!(
+        "{TOPIC}-0 is led by broker {first_leader}, replicated on all three"
+    ));
 
     let producer = Producer::connect(
         ProducerConfig::new()
@@ -83,14 +94,19 @@ async fn scenario(say: impl Fn(&str)) -> Result<(), Error> {
     send_all(&producer, 0..100).await?;
     let retries = producer.metrics().record_retries;
     assert!(retries > 0, "the injected errors were retried");
-    say(&format!("100 records delivered through 2 injected errors ({retries} record retries)"));
+    say(&format!(
+        "100 records delivered through 2 injected errors ({retries} record retries)"
+    ));
 
     // 2. Failover: stop the leader; an in-sync follower takes over at the next epoch.
     cluster.stop_broker(first_leader).await?;
     let after = cluster.wait_for_leader(TOPIC, 0, WAIT).await?;
     let new_leader = after.leader.ok_or("no leader")?;
     assert_ne!(new_leader, first_leader);
-    say(&format!("broker {first_leader} stopped; broker {new_leader} leads at epoch {}", after.leader_epoch));
+    say(&format!(
+        "broker {first_leader} stopped; broker {new_leader} leads at epoch {}",
+        after.leader_epoch
+    ));
     send_all(&producer, 100..200).await?;
     say("100 more records delivered to the new leader");
 
@@ -113,10 +129,16 @@ async fn scenario(say: impl Fn(&str)) -> Result<(), Error> {
     let mut seen = Vec::new();
     while seen.len() < 200 {
         for r in consumer.poll(Duration::from_secs(1)).await? {
-            seen.push(String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).parse::<u32>()?);
+            seen.push(
+                String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).parse::<u32>()?,
+            );
         }
     }
-    assert_eq!(seen, (0..200).collect::<Vec<_>>(), "no loss, no duplicate, in order");
+    assert_eq!(
+        seen,
+        (0..200).collect::<Vec<_>>(),
+        "no loss, no duplicate, in order"
+    );
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 200);
     say("read back: 200 records, each exactly once, in order");
     consumer.close().await?;

@@ -61,7 +61,12 @@ fn offsets_after(batch: &[ConsumerRecord]) -> Offsets {
     offsets
 }
 
-async fn member(bootstrap: &str, group: &str, topic: &str, name: &'static str) -> Result<Consumer, Box<dyn std::error::Error>> {
+async fn member(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    name: &'static str,
+) -> Result<Consumer, Box<dyn std::error::Error>> {
     let config = ConsumerConfig::new()
         .set("bootstrap.servers", bootstrap)?
         .set("group.id", group)?
@@ -72,7 +77,10 @@ async fn member(bootstrap: &str, group: &str, topic: &str, name: &'static str) -
         // (6 s is the broker's minimum) so the example does not wait Kafka's 45 s.
         .set("session.timeout.ms", "6000")?
         .set("heartbeat.interval.ms", "1000")?;
-    let mut consumer = Consumer::builder(config).listener(LogRebalances(name)).build().await?;
+    let mut consumer = Consumer::builder(config)
+        .listener(LogRebalances(name))
+        .build()
+        .await?;
     consumer.subscribe([topic])?;
     Ok(consumer)
 }
@@ -84,16 +92,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bootstrap = cluster.bootstrap().to_owned();
     let topic = unique_topic("orders");
     let group = format!("{topic}-billing");
-    let admin = AdminClient::connect(ClientConfig::new().set("bootstrap.servers", &bootstrap)?).await?;
+    let admin =
+        AdminClient::connect(ClientConfig::new().set("bootstrap.servers", &bootstrap)?).await?;
     let mut new_topic = NewTopic::with_defaults(&topic);
     new_topic.num_partitions = Some(3);
     for (_, created) in admin.create_topics([new_topic], &AdminOptions::new()).await {
         created?;
     }
-    let producer = Producer::connect(ProducerConfig::new().set("bootstrap.servers", &bootstrap)?).await?;
+    let producer =
+        Producer::connect(ProducerConfig::new().set("bootstrap.servers", &bootstrap)?).await?;
     let mut written = Vec::new();
     for i in 0..RECORDS {
-        let record = ProducerRecord::new(topic.clone(), format!("order {i}")).with_key(format!("customer-{}", i % 7));
+        let record = ProducerRecord::new(topic.clone(), format!("order {i}"))
+            .with_key(format!("customer-{}", i % 7));
         written.push(producer.send(record).await?);
     }
     for delivery in written {
@@ -121,7 +132,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(first); // no close: no commit, no clean leave
 
     // What the group has committed.
-    let committed = admin.list_consumer_group_offsets(&group, None, &AdminOptions::new()).await?;
+    let committed = admin
+        .list_consumer_group_offsets(&group, None, &AdminOptions::new())
+        .await?;
     let committed: BTreeMap<i32, i64> = committed
         .into_iter()
         .filter_map(|(tp, o)| Some((tp.partition, o.ok()??.offset)))

@@ -34,7 +34,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cluster = ExampleCluster::start(None).await?;
     println!("using the {}", cluster.describe());
     let topic = unique_topic("idempotent");
-    let admin = AdminClient::connect(ClientConfig::new().set("bootstrap.servers", cluster.bootstrap())?).await?;
+    let admin =
+        AdminClient::connect(ClientConfig::new().set("bootstrap.servers", cluster.bootstrap())?)
+            .await?;
     let mut new_topic = NewTopic::with_defaults(&topic);
     new_topic.num_partitions = Some(2);
     for (_, created) in admin.create_topics([new_topic], &AdminOptions::new()).await {
@@ -54,8 +56,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut deliveries = Vec::new();
     for seq in 0..PER_KEY {
         for key in 0..KEYS {
-            let record = ProducerRecord::new(topic.clone(), format!("{seq}"))
-                .with_key(format!("key-{key}"));
+            let record =
+                ProducerRecord::new(topic.clone(), format!("{seq}")).with_key(format!("key-{key}"));
             deliveries.push(producer.send(record).await?);
         }
     }
@@ -76,7 +78,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .set("enable.auto.commit", "false")?,
     )
     .await?;
-    let partitions = [TopicPartition::new(&topic, 0), TopicPartition::new(&topic, 1)];
+    let partitions = [
+        TopicPartition::new(&topic, 0),
+        TopicPartition::new(&topic, 1),
+    ];
     consumer.assign(partitions.clone())?;
     consumer.seek_to_beginning(partitions.clone())?;
     let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
@@ -84,7 +89,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while total < KEYS * PER_KEY {
         for r in consumer.poll(Duration::from_secs(1)).await? {
             let key = String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned();
-            let value: u64 = String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).parse()?;
+            let value: u64 =
+                String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).parse()?;
             per_key.entry(key).or_default().push(value);
             total += 1;
         }

@@ -26,7 +26,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cluster = ExampleCluster::start(None).await?;
     println!("using the {}", cluster.describe());
     let topic = unique_topic("callbacks");
-    let admin = AdminClient::connect(ClientConfig::new().set("bootstrap.servers", cluster.bootstrap())?).await?;
+    let admin =
+        AdminClient::connect(ClientConfig::new().set("bootstrap.servers", cluster.bootstrap())?)
+            .await?;
     let mut new_topic = NewTopic::with_defaults(&topic);
     new_topic.num_partitions = Some(3);
     for (_, created) in admin.create_topics([new_topic], &AdminOptions::new()).await {
@@ -50,14 +52,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .send_with_callback(record, move |result| match result {
                 Ok(meta) => {
                     delivered.fetch_add(1, Ordering::Relaxed);
-                    println!("callback: record {i} -> partition {} offset {}", meta.partition, meta.offset);
+                    println!(
+                        "callback: record {i} -> partition {} offset {}",
+                        meta.partition, meta.offset
+                    );
                 }
                 Err(e) => eprintln!("callback: record {i} failed: {e}"),
             })
             .await?;
     }
     producer.flush().await;
-    println!("{} of 10 delivered through callbacks", delivered.load(Ordering::Relaxed));
+    println!(
+        "{} of 10 delivered through callbacks",
+        delivered.load(Ordering::Relaxed)
+    );
 
     // 2. Futures: send many, then await them all (in send order).
     let mut deliveries = Vec::new();
@@ -70,11 +78,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (i, delivery) in deliveries.into_iter().enumerate() {
         let meta = delivery.await?;
         // The same key: the same partition, and offsets in send order.
-        println!("future: record {i} -> partition {} offset {}", meta.partition, meta.offset);
+        println!(
+            "future: record {i} -> partition {} offset {}",
+            meta.partition, meta.offset
+        );
     }
 
     // 3. A failure is reported the same ways: this partition does not exist.
-    match producer.send(ProducerRecord::new(topic.clone(), "lost").with_partition(99)).await {
+    match producer
+        .send(ProducerRecord::new(topic.clone(), "lost").with_partition(99))
+        .await
+    {
         Ok(delivery) => println!("unexpected: {:?}", delivery.await),
         Err(e) => println!("refused as expected: {e}"),
     }

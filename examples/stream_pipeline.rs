@@ -40,7 +40,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bootstrap = cluster.bootstrap().to_owned();
     let input = unique_topic("sentences");
     let output = format!("{input}-word-counts");
-    let admin = AdminClient::connect(ClientConfig::new().set("bootstrap.servers", &bootstrap)?).await?;
+    let admin =
+        AdminClient::connect(ClientConfig::new().set("bootstrap.servers", &bootstrap)?).await?;
     let topics = [&input, &output].map(|t| {
         let mut nt = NewTopic::with_defaults(t.as_str());
         nt.num_partitions = Some(2);
@@ -49,7 +50,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (_, created) in admin.create_topics(topics, &AdminOptions::new()).await {
         created?;
     }
-    let producer = Producer::connect(ProducerConfig::new().set("bootstrap.servers", &bootstrap)?).await?;
+    let producer =
+        Producer::connect(ProducerConfig::new().set("bootstrap.servers", &bootstrap)?).await?;
     let total = 100;
     let mut written = Vec::new();
     for i in 0..total {
@@ -111,8 +113,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     reader.subscribe([output.as_str()])?;
     let mut shown = 0;
     while shown < 5 {
-        for r in reader.poll(Duration::from_secs(1)).await?.iter().take(5 - shown) {
-            println!("  {}", String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()));
+        for r in reader
+            .poll(Duration::from_secs(1))
+            .await?
+            .iter()
+            .take(5 - shown)
+        {
+            println!(
+                "  {}",
+                String::from_utf8_lossy(r.value.as_deref().unwrap_or_default())
+            );
             shown += 1;
         }
     }

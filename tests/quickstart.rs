@@ -41,14 +41,26 @@ async fn quickstart_produces_and_consumes_everything() {
         .flat_map(|c| c.final_assignment.iter().copied())
         .collect();
     assigned.sort_unstable();
-    assert_eq!(assigned, (0..6).collect::<Vec<_>>(), "{:?}", summary.consumers);
+    assert_eq!(
+        assigned,
+        (0..6).collect::<Vec<_>>(),
+        "{:?}",
+        summary.consumers
+    );
     assert!(
-        summary.consumers.iter().all(|c| !c.final_assignment.is_empty()),
+        summary
+            .consumers
+            .iter()
+            .all(|c| !c.final_assignment.is_empty()),
         "{:?}",
         summary.consumers
     );
     let [p50, p95, p99, max] = summary.latency_ms;
-    assert!(p50 <= p95 && p95 <= p99 && p99 <= max, "{:?}", summary.latency_ms);
+    assert!(
+        p50 <= p95 && p95 <= p99 && p99 <= max,
+        "{:?}",
+        summary.latency_ms
+    );
     assert!(summary.produce_rate() > 0.0 && summary.consume_rate() > 0.0);
 
     let text = summary.render();

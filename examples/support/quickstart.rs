@@ -335,7 +335,9 @@ struct Group {
 async fn start_group(options: &Options, bars: &MultiProgress) -> Result<Group, QuickstartError> {
     let group = format!("{}-group", options.topic);
     let shared = Arc::new(Shared {
-        high: (0..options.partitions).map(|_| AtomicI64::new(-1)).collect(),
+        high: (0..options.partitions)
+            .map(|_| AtomicI64::new(-1))
+            .collect(),
         expected: options.records,
         done: AtomicBool::new(false),
         progress: bar(bars, options.records, "consumed"),
@@ -399,7 +401,9 @@ async fn finish_group(options: &Options, group: Group) -> Result<Consumed, Quick
         .lock()
         .ok()
         .and_then(|fl| *fl)
-        .map_or(0.0, |(first, last)| last.duration_since(first).as_secs_f64());
+        .map_or(0.0, |(first, last)| {
+            last.duration_since(first).as_secs_f64()
+        });
     let mut consumed = Consumed {
         unique: shared.unique(),
         received: 0,
@@ -473,7 +477,11 @@ async fn consume_one(id: usize, mut consumer: Consumer, shared: Arc<Shared>) -> 
             shared.done.store(true, Ordering::Relaxed);
         }
     }
-    let final_assignment = consumer.assignment().iter().map(|tp| tp.partition).collect();
+    let final_assignment = consumer
+        .assignment()
+        .iter()
+        .map(|tp| tp.partition)
+        .collect();
     let committed = consumer.commit_sync().await;
     shared.committed.wait().await;
     committed?;

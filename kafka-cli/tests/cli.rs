@@ -308,6 +308,25 @@ fn broker_command_serves_and_stops_on_sigterm() {
     let d = raw(&["-b", &addr, "topics", "describe", &topic]).ok();
     assert!(d.stdout.contains("PartitionCount: 4"), "{d:?}");
     assert_eq!(broker.terminate(), 0);
+    // Several replicating brokers: the line is a bootstrap list.
+    let mut cluster = Background::start(&["broker", "--listen", "127.0.0.1:0", "--brokers", "3"]);
+    let line = cluster.wait_for_line(|l| l.starts_with("listening on "));
+    let addrs = line.trim_start_matches("listening on ").to_owned();
+    assert_eq!(addrs.split(',').count(), 3, "{line}");
+    let replicated = unique("replicated");
+    raw(&[
+        "-b",
+        &addrs,
+        "topics",
+        "create",
+        &replicated,
+        "--replication-factor",
+        "3",
+    ])
+    .ok();
+    let d = raw(&["-b", &addrs, "topics", "describe", &replicated]).ok();
+    assert!(d.stdout.contains("ReplicationFactor: 3"), "{d:?}");
+    assert_eq!(cluster.terminate(), 0);
     raw(&["broker", "--default-partitions", "zero"]).fails(2, "zero");
     raw(&["broker", "--tls-cert", "/x.pem"]).fails(2, "tls-key");
 }

@@ -231,7 +231,8 @@ impl Sender {
                                 // refreshed - in time, not after the client's whole budget.
                                 let budget = self.shared.config.client.request_timeout();
                                 self.tasks.spawn(async move {
-                                    let attempt = client.connection(&Target::Broker(node));
+                                    let target = Target::Broker(node);
+                                    let attempt = client.connection(&target);
                                     let result = tokio::time::timeout(budget, attempt)
                                         .await
                                         .unwrap_or_else(|_| {

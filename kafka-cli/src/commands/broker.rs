@@ -1,6 +1,8 @@
 //! `kafka-cli broker`: run the companion broker, with the `kafka-broker` binary's flags and
-//! behaviour (one `listening on HOST:PORT` line on stdout once clients can connect, logs on
-//! stderr, a clean flushing shutdown on SIGINT or SIGTERM).
+//! behaviour: one `listening on HOST:PORT[,HOST:PORT...]` line on stdout once clients can
+//! connect (preceded by `control endpoint at HOST:PORT` with `--control-listen`), logs on
+//! stderr, a clean flushing shutdown on SIGINT or SIGTERM. `--brokers N` runs N replicating
+//! brokers in this process.
 //!
 //! The flags mirror `kafka-broker/src/main.rs` one for one, because that binary keeps its
 //! clap struct private; if `kafka_broker` ever exports it, this file should use it instead,
@@ -11,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use kafka_broker::{Broker, SaslMechanism, SelfSignedTls};
+use kafka_broker::{Broker, Cluster, SaslMechanism, SelfSignedTls};
 
 use crate::error::{CliError, CliResult};
 use crate::signals::ShutdownSignals;
@@ -31,9 +33,25 @@ pub struct BrokerArgs {
     /// Create unknown topics when clients ask for their metadata.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "true|false")]
     pub auto_create_topics: bool,
-    /// Address given to clients, if not the listen address.
+    /// Address given to clients, if not the listen address (broker `i` of several: port + i).
     #[arg(long, value_name = "HOST:PORT")]
     pub advertised: Option<String>,
+    /// Run N brokers in this process, replicating each other (node ids 0..N-1).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub brokers: usize,
+    /// Replicas of auto-created topics and of CreateTopics with replication factor -1
+    /// (Kafka's default.replication.factor) [default: min(3, brokers)].
+    #[arg(long, value_name = "N")]
+    pub default_replication_factor: Option<i32>,
+    /// How long a follower may lag before it leaves the ISR (replica.lag.time.max.ms).
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub replica_lag_time_max_ms: u64,
+    /// Serve the HTTP/JSON control endpoint (faults, broker stop/start, waits) here.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub control_listen: Option<String>,
+    /// Advertise the API versions of this Kafka release (2.8, 3.0, 3.5, 3.7, 3.9).
+    #[arg(long, value_name = "RELEASE")]
+    pub as_version: Option<String>,
     /// How long an empty consumer group's first rebalance waits for more members (Kafka's
     /// group.initial.rebalance.delay.ms, 3000 there).
     #[arg(long, default_value_t = 0, value_name = "MS")]
@@ -125,15 +143,32 @@ pub async fn run(args: BrokerArgs) -> CliResult {
     if let Some(addr) = args.advertised {
         builder = builder.advertised(addr);
     }
-    let broker = builder.start().await?;
+    let mut cluster = Cluster::builder()
+        .broker_config(|_| builder)
+        .brokers(args.brokers)
+        .replica_lag_time_max(Duration::from_millis(args.replica_lag_time_max_ms));
+    if let Some(rf) = args.default_replication_factor {
+        cluster = cluster.default_replication_factor(rf);
+    }
+    if let Some(addr) = args.control_listen {
+        cluster = cluster.control_listen(addr);
+    }
+    if let Some(release) = args.as_version {
+        cluster = cluster.as_version(release);
+    }
+    let cluster = cluster.start().await?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}", broker.local_addr())
+        let control = cluster
+            .control_addr()
+            .map(|addr| format!("control endpoint at {addr}\n"))
+            .unwrap_or_default();
+        writeln!(out, "{control}listening on {}", cluster.bootstrap())
             .and_then(|()| out.flush())
             .map_err(|e| CliError::io("-", e))?;
     }
     shutdown.wait().await;
     tracing::info!("shutting down");
-    broker.shutdown().await?;
+    cluster.shutdown().await?;
     Ok(())
 }

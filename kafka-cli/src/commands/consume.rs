@@ -185,7 +185,9 @@ async fn assign(ctx: &Context, args: &ConsumeArgs) -> CliResult<Consumer> {
         .map_err(|e| consumer_error("assigning", e))?;
     let seek = |e| consumer_error("seeking", e);
     match args.offset.unwrap_or(StartOffset::Beginning) {
-        StartOffset::Beginning => consumer.seek_to_beginning(partitions.clone()).map_err(seek)?,
+        StartOffset::Beginning => consumer
+            .seek_to_beginning(partitions.clone())
+            .map_err(seek)?,
         StartOffset::End => consumer.seek_to_end(partitions.clone()).map_err(seek)?,
         StartOffset::Absolute(n) => {
             for tp in &partitions {
@@ -198,7 +200,10 @@ async fn assign(ctx: &Context, args: &ConsumeArgs) -> CliResult<Consumer> {
                 .beginning_offsets(partitions.clone())
                 .await
                 .map_err(lookup)?;
-            let end = consumer.end_offsets(partitions.clone()).await.map_err(lookup)?;
+            let end = consumer
+                .end_offsets(partitions.clone())
+                .await
+                .map_err(lookup)?;
             for tp in &partitions {
                 let (b, e) = (begin.get(tp).copied(), end.get(tp).copied());
                 let start = e.unwrap_or(0).saturating_sub(n).max(b.unwrap_or(0));
