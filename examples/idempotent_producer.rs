@@ -49,9 +49,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .set("acks", "all")?
         .set("retries", "2147483647")?
         .set("delivery.timeout.ms", "120000")?
-        // Up to 5 keeps ordering with idempotence; 1 while the producer's multi-in-flight
-        // sequencing bug (OUT_OF_ORDER_SEQUENCE_NUMBER under load) is being fixed.
-        .set("max.in.flight.requests.per.connection", "1")?;
+        // Up to 5 requests in flight per connection keep ordering with idempotence.
+        .set("max.in.flight.requests.per.connection", "5")?;
     let producer = Producer::connect(config).await?;
     let mut deliveries = Vec::new();
     for seq in 0..PER_KEY {

@@ -233,10 +233,16 @@ pub async fn run(options: &Options) -> Result<Summary, QuickstartError> {
     })
 }
 
+/// A progress bar under `bars`; the producer's goes first, above the group's (which is made
+/// earlier, as the group forms before producing starts).
 fn bar(bars: &MultiProgress, len: u64, what: &str) -> ProgressBar {
-    let bar = bars.add(ProgressBar::new(len));
+    let bar = if what == "produced" {
+        bars.insert(0, ProgressBar::new(len))
+    } else {
+        bars.add(ProgressBar::new(len))
+    };
     let style = ProgressStyle::with_template(&format!(
-        "{what:>9} [{{bar:40}}] {{pos}}/{{len}} ({{per_sec}}, {{eta}} left)"
+        "{what:>9} [{{bar:40}}] {{pos:>9}}/{{len}} {{elapsed}}"
     ))
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
@@ -249,10 +255,7 @@ async fn produce(options: &Options, bars: &MultiProgress) -> Result<(u64, f64), 
     let config = ProducerConfig::new()
         .set("bootstrap.servers", &options.bootstrap)?
         .set("client.id", "quickstart-producer")?
-        .set("linger.ms", "5")?
-        // Several idempotent requests in flight currently draw OUT_OF_ORDER_SEQUENCE_NUMBER
-        // under load (a producer bug, reported); one in flight until it is fixed.
-        .set("max.in.flight.requests.per.connection", "1")?;
+        .set("linger.ms", "5")?;
     let producer = Producer::connect(config).await?;
     let progress = bar(bars, options.records, "produced");
     let acked = Arc::new(AtomicU64::new(0));

@@ -67,7 +67,8 @@ pub enum Command {
     #[command(subcommand)]
     Perf(perf::PerfCommand),
     /// Run the companion broker (same flags as the kafka-broker binary).
-    Broker(broker::BrokerArgs),
+    // Boxed: its many flags would make every other command's value as large.
+    Broker(Box<broker::BrokerArgs>),
 }
 
 #[cfg(test)]

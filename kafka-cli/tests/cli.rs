@@ -287,6 +287,23 @@ fn unreachable_cluster_fails_within_the_timeout() {
     ]);
     let r = r.fails(1, "cannot reach the cluster");
     assert!(r.elapsed < Duration::from_secs(6), "took {:?}", r.elapsed);
+    // The producing and consuming commands say the same.
+    for cmd in [
+        &["produce", "-t", "t"][..],
+        &["consume", "-t", "t"],
+        &["consume", "-t", "t", "-g", "g"],
+        &["perf", "produce", "-t", "t", "--num-records", "1"],
+        &["perf", "consume", "-t", "t", "--num-records", "1"],
+    ] {
+        let mut args = vec!["-b", addr.as_str(), "-X", "default.api.timeout.ms=1000"];
+        args.extend_from_slice(cmd);
+        let r = raw(&args).fails(1, "cannot reach the cluster");
+        assert!(
+            r.elapsed < Duration::from_secs(6),
+            "{cmd:?} took {:?}",
+            r.elapsed
+        );
+    }
 }
 
 #[test]

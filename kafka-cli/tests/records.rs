@@ -1,10 +1,13 @@
 //! `kafka-cli produce`, `consume` and `perf`, driven as subprocesses against the companion
 //! broker: a keyed round trip with headers, every start-offset form, groups committing only
-//! what was printed, `offsets` after producing, and the perf commands' text and JSON output.
+//! what was printed, `offsets` after producing, the perf commands' text and JSON output, and
+//! a consumer that stops cleanly on SIGTERM while `groups reset-offsets` refuses its group.
 
 mod support;
 
-use support::{cli, cli_with_input, unique};
+use std::time::{Duration, Instant};
+
+use support::{Background, bootstrap, cli, cli_with_input, unique};
 
 /// A topic with `partitions` partitions, created through the CLI.
 fn topic(prefix: &str, partitions: u32) -> String {
@@ -186,17 +189,10 @@ fn groups_commit_what_was_printed() {
     assert!(fresh.stdout.is_empty(), "{fresh:?}");
 }
 
-/// The idempotent producer with several requests in flight currently gets
-/// OUT_OF_ORDER_SEQUENCE_NUMBER under load (a producer bug, reported); one request in flight
-/// keeps these tests about the CLI. Remove once the producer is fixed.
-const ONE_IN_FLIGHT: [&str; 2] = ["-X", "max.in.flight.requests.per.connection=1"];
-
 #[test]
 fn perf_produce_and_consume_report_text_and_json() {
     let t = topic("perf", 2);
     let r = cli(&[
-        ONE_IN_FLIGHT[0],
-        ONE_IN_FLIGHT[1],
         "perf",
         "produce",
         "-t",
@@ -221,8 +217,6 @@ fn perf_produce_and_consume_report_text_and_json() {
         assert!(line.contains(part), "{part}: {r:?}");
     }
     let j = cli(&[
-        ONE_IN_FLIGHT[0],
-        ONE_IN_FLIGHT[1],
         "perf",
         "produce",
         "-t",
@@ -286,4 +280,56 @@ fn perf_produce_and_consume_report_text_and_json() {
         "0",
     ])
     .fails(2, "--throughput");
+}
+
+#[test]
+fn reset_refuses_an_active_group_and_consume_stops_on_sigterm() {
+    let t = topic("active", 1);
+    cli_with_input(&["produce", "-t", &t], "one\ntwo\n").ok();
+    let group = unique("active-group");
+    let mut member = Background::start(&["-b", bootstrap(), "consume", "-t", &t, "-g", &group]);
+    assert_eq!(member.wait_for_line(|_| true), "one");
+    // Wait for the group to be Stable with its member.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let d = cli(&["groups", "describe", &group]);
+        if d.code == 0 && d.stdout.contains("State: Stable") {
+            assert!(d.stdout.contains("Members: 1"), "{d:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the group never became stable: {d:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cli(&[
+        "groups",
+        "reset-offsets",
+        &group,
+        "--topic",
+        &t,
+        "--to-earliest",
+    ])
+    .fails(1, "stop its consumers");
+    // SIGTERM: the consumer leaves the group cleanly and commits what it printed.
+    assert_eq!(member.terminate(), 0);
+    let d = cli(&["groups", "describe", &group]).ok();
+    assert!(d.stdout.contains("State: Empty"), "{d:?}");
+    let row = d
+        .lines()
+        .into_iter()
+        .find(|l| l.starts_with(&t))
+        .map(str::to_owned);
+    let current = row.as_deref().and_then(|l| l.split_whitespace().nth(2));
+    assert_eq!(current, Some("2"), "{d:?}");
+    cli(&[
+        "groups",
+        "reset-offsets",
+        &group,
+        "--topic",
+        &t,
+        "--to-earliest",
+    ])
+    .ok();
 }

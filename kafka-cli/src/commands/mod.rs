@@ -59,7 +59,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Cluster(cmd) => cluster::run(&ctx, cmd).await,
         Command::Offsets(args) => offsets::run(&ctx, args).await,
         Command::Perf(cmd) => perf::run(&ctx, cmd).await,
-        Command::Broker(args) => broker::run(args).await,
+        Command::Broker(args) => broker::run(*args).await,
     }
 }
 
