@@ -21,33 +21,19 @@ use crate::config;
 use crate::state::{AdminError, BrokerState};
 
 pub(crate) fn handle(state: &BrokerState, req: AlterConfigsRequest) -> AlterConfigsResponse {
-    let mut seen: HashMap<(i8, &str), usize> = HashMap::new();
-    for r in &req.resources {
-        *seen
-            .entry((r.resource_type, r.resource_name.as_str()))
-            .or_default() += 1;
-    }
+    let seen = resource_counts(
+        req.resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.as_str())),
+    );
     let responses = req
         .resources
         .iter()
         .map(|r| {
-            let result = if seen
-                .get(&(r.resource_type, r.resource_name.as_str()))
-                .copied()
-                .unwrap_or(0)
-                > 1
-            {
-                Err(AdminError::new(
-                    ErrorCode::InvalidRequest,
-                    "Duplicate resource in the request.",
-                ))
-            } else {
+            let result = unless_duplicate(&seen, r.resource_type, &r.resource_name, || {
                 alter(state, r, req.validate_only)
-            };
-            let (error_code, error_message) = match result {
-                Ok(()) => (0, None),
-                Err(e) => (e.code.code(), Some(KStr::from(e.message))),
-            };
+            });
+            let (error_code, error_message) = error_fields(result);
             AlterConfigsResourceResponse {
                 error_code,
                 error_message,
@@ -60,6 +46,48 @@ pub(crate) fn handle(state: &BrokerState, req: AlterConfigsRequest) -> AlterConf
     AlterConfigsResponse {
         responses,
         ..Default::default()
+    }
+}
+
+/// How often each (resource type, name) appears in a request: Kafka refuses every copy of a
+/// resource named more than once.
+pub(crate) fn resource_counts<'a>(
+    keys: impl Iterator<Item = (i8, &'a str)>,
+) -> HashMap<(i8, &'a str), usize> {
+    let mut seen = HashMap::new();
+    for k in keys {
+        *seen.entry(k).or_default() += 1;
+    }
+    seen
+}
+
+/// INVALID_REQUEST for a resource named more than once, else `apply()`.
+pub(crate) fn unless_duplicate(
+    seen: &HashMap<(i8, &str), usize>,
+    resource_type: i8,
+    name: &KStr,
+    apply: impl FnOnce() -> Result<(), AdminError>,
+) -> Result<(), AdminError> {
+    if seen
+        .get(&(resource_type, name.as_str()))
+        .copied()
+        .unwrap_or(0)
+        > 1
+    {
+        Err(AdminError::new(
+            ErrorCode::InvalidRequest,
+            "Duplicate resource in the request.",
+        ))
+    } else {
+        apply()
+    }
+}
+
+/// The response's error code and message for a resource's outcome.
+pub(crate) fn error_fields(result: Result<(), AdminError>) -> (i16, Option<KStr>) {
+    match result {
+        Ok(()) => (0, None),
+        Err(e) => (e.code.code(), Some(KStr::from(e.message))),
     }
 }
 

@@ -8,17 +8,17 @@
 //! AlterConfigs); unknown topics get UNKNOWN_TOPIC_OR_PARTITION. `validate_only` checks
 //! without changing anything.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
+use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig, IncrementalAlterConfigsRequest,
 };
 use kafka_protocol::messages::incremental_alter_configs_response::{
     AlterConfigsResourceResponse, IncrementalAlterConfigsResponse,
 };
-use kafka_protocol::{ErrorCode, KStr};
 
-use super::alter_configs::broker;
+use super::alter_configs::{broker, error_fields, resource_counts, unless_duplicate};
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::config::{self, TopicConfigDef};
 use crate::state::{AdminError, BrokerState};
@@ -32,33 +32,19 @@ pub(crate) fn handle(
     state: &BrokerState,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
-    let mut seen: HashMap<(i8, &str), usize> = HashMap::new();
-    for r in &req.resources {
-        *seen
-            .entry((r.resource_type, r.resource_name.as_str()))
-            .or_default() += 1;
-    }
+    let seen = resource_counts(
+        req.resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.as_str())),
+    );
     let responses = req
         .resources
         .iter()
         .map(|r| {
-            let result = if seen
-                .get(&(r.resource_type, r.resource_name.as_str()))
-                .copied()
-                .unwrap_or(0)
-                > 1
-            {
-                Err(AdminError::new(
-                    ErrorCode::InvalidRequest,
-                    "Duplicate resource in the request.",
-                ))
-            } else {
+            let result = unless_duplicate(&seen, r.resource_type, &r.resource_name, || {
                 alter(state, r, req.validate_only)
-            };
-            let (error_code, error_message) = match result {
-                Ok(()) => (0, None),
-                Err(e) => (e.code.code(), Some(KStr::from(e.message))),
-            };
+            });
+            let (error_code, error_message) = error_fields(result);
             AlterConfigsResourceResponse {
                 error_code,
                 error_message,
