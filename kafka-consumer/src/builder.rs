@@ -81,6 +81,7 @@ impl ConsumerBuilder {
         self.config.validate()?;
         let assignors = self.assignors()?;
         let client = Client::builder(self.config.client.clone())
+            .allow_auto_topic_creation(self.config.allow_auto_create_topics)
             .connect()
             .await?;
         let now = Instant::now();

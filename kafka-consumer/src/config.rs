@@ -197,6 +197,12 @@ pub const CONSUMER_CONFIGS: &[ConfigDef] = &[
         "Whether pattern subscriptions skip internal topics such as __consumer_offsets.",
     )
     .default_value("true"),
+    ConfigDef::new(
+        "allow.auto.create.topics",
+        ConfigType::Bool,
+        "Whether metadata requests for subscribed or assigned topics let the broker create missing ones (when its auto.create.topics.enable allows).",
+    )
+    .default_value("true"),
 ];
 
 /// The consumer's configuration.
@@ -221,6 +227,7 @@ pub struct ConsumerConfig {
     pub(crate) check_crcs: bool,
     pub(crate) assignment_strategy: Vec<String>,
     pub(crate) exclude_internal_topics: bool,
+    pub(crate) allow_auto_create_topics: bool,
 }
 
 impl Default for ConsumerConfig {
@@ -258,6 +265,7 @@ impl ConsumerConfig {
             check_crcs: true,
             assignment_strategy: vec!["range".into(), "cooperative-sticky".into()],
             exclude_internal_topics: true,
+            allow_auto_create_topics: true,
         }
     }
 
@@ -444,6 +452,7 @@ impl ConsumerConfig {
                     .collect()
             }
             ("exclude.internal.topics", V::Bool(v)) => self.exclude_internal_topics = v,
+            ("allow.auto.create.topics", V::Bool(v)) => self.allow_auto_create_topics = v,
             (name, value) => debug_assert!(false, "unhandled property {name} = {value:?}"),
         }
     }

@@ -192,6 +192,8 @@ async fn list_from(
             })
             .collect();
         std::borrow::Cow::Owned(RequestBody::ListOffsets(ListOffsetsRequest {
+            // -1: an ordinary consumer (0 would claim to be broker 0's replica fetcher).
+            replica_id: -1,
             isolation_level: if version >= 2 { isolation.wire() } else { 0 },
             topics,
             ..Default::default()

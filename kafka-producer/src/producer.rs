@@ -154,6 +154,9 @@ impl<K: 'static, V: 'static> ProducerBuilder<K, V> {
         let caps = VersionCaps::codec().cap(ApiKey::Produce, VersionRange { min: 3, max: 11 });
         let client = Client::builder(config.client.clone())
             .version_caps(caps)
+            // As Java's producer: sending to a missing topic creates it where the broker
+            // allows auto-creation.
+            .allow_auto_topic_creation(true)
             .connect()
             .await?;
         let interceptors = (!self.interceptors.is_empty()).then(|| {

@@ -78,6 +78,7 @@ impl SendOptions {
 pub struct ClientBuilder {
     config: ClientConfig,
     caps: VersionCaps,
+    auto_create: bool,
 }
 
 impl ClientBuilder {
@@ -88,11 +89,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether this client's Metadata requests for named topics let the broker create them
+    /// when missing (if the broker's `auto.create.topics.enable` allows). Off by default, as
+    /// for Java's admin client; producers turn it on (as Java's producer does) and consumers
+    /// follow `allow.auto.create.topics`.
+    pub fn allow_auto_topic_creation(mut self, allow: bool) -> Self {
+        self.auto_create = allow;
+        self
+    }
+
     /// Validates the configuration, loads TLS files, fetches the cluster's brokers from
     /// `bootstrap.servers` (trying each, retrying within `default.api.timeout.ms`) and starts
     /// the background metadata refresh.
     pub async fn connect(self) -> Result<Client> {
-        Client::start(self.config, self.caps).await
+        Client::start(self.config, self.caps, self.auto_create).await
     }
 }
 
@@ -106,6 +116,8 @@ pub(crate) struct Inner {
     config: ClientConfig,
     pool: Pool,
     bootstrap: Vec<BrokerAddress>,
+    /// Metadata requests for named topics ask the broker to create missing ones.
+    auto_create: bool,
     retry_backoff: ExponentialBackoff,
     /// Guards the metadata cache; held only for quick reads and updates, never across an
     /// await.
@@ -146,7 +158,7 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Connects with the codec's full version range (see [`Client::builder`] to cap it).
     pub async fn connect(config: ClientConfig) -> Result<Client> {
-        Self::start(config, VersionCaps::codec()).await
+        Self::start(config, VersionCaps::codec(), false).await
     }
 
     /// A builder, for options beyond the configuration.
@@ -154,10 +166,11 @@ impl Client {
         ClientBuilder {
             config,
             caps: VersionCaps::codec(),
+            auto_create: false,
         }
     }
 
-    async fn start(config: ClientConfig, caps: VersionCaps) -> Result<Client> {
+    async fn start(config: ClientConfig, caps: VersionCaps, auto_create: bool) -> Result<Client> {
         let settings = ConnectionSettings::new(&config, caps)?;
         let bootstrap = config
             .bootstrap_servers()
@@ -185,6 +198,7 @@ impl Client {
                 config,
                 pool,
                 bootstrap,
+                auto_create,
                 retry_backoff,
                 coordinators: Mutex::new(CoordinatorCache::new()),
                 refresh_lock: tokio::sync::Mutex::new(()),

@@ -21,7 +21,7 @@ const HOUSEKEEPING: Duration = Duration::from_secs(5);
 /// Never wake more often than this, whatever the backoff settings say.
 const MIN_SLEEP: Duration = Duration::from_millis(10);
 
-fn metadata_request(selection: &TopicSelection, version: i16) -> RequestBody {
+fn metadata_request(selection: &TopicSelection, version: i16, auto_create: bool) -> RequestBody {
     let topics = match selection {
         TopicSelection::All => None,
         TopicSelection::Topics(names) => Some(
@@ -39,9 +39,10 @@ fn metadata_request(selection: &TopicSelection, version: i16) -> RequestBody {
         ..Default::default()
     };
     // Before v4 the field does not exist and brokers always auto-create; from v4 the client
-    // core never asks for it (producers and consumers decide for themselves).
+    // asks for it only when built to (producers, consumers with allow.auto.create.topics).
     if version >= 4 {
-        req.allow_auto_topic_creation = false;
+        req.allow_auto_topic_creation =
+            auto_create && matches!(selection, TopicSelection::Topics(_));
     }
     RequestBody::Metadata(req)
 }
@@ -147,7 +148,7 @@ impl Client {
                 .request_timeout()
                 .min(deadline.saturating_duration_since(Instant::now()))
                 .max(Duration::from_millis(1));
-            let body = metadata_request(selection, version);
+            let body = metadata_request(selection, version, self.inner.auto_create);
             match conn.send_at(version, &body, Some(timeout)).await? {
                 ResponseBody::Metadata(resp) => Ok((resp, ticket)),
                 other => Err(Error::new(ErrorKind::Protocol(format!(
@@ -218,17 +219,26 @@ mod tests {
 
     #[test]
     fn metadata_requests_by_version() {
-        let RequestBody::Metadata(r) = metadata_request(&TopicSelection::All, 12) else {
+        let RequestBody::Metadata(r) = metadata_request(&TopicSelection::All, 12, true) else {
             unreachable!()
         };
         assert!(r.topics.is_none());
         assert!(!r.allow_auto_topic_creation);
-        let RequestBody::Metadata(r) = metadata_request(&TopicSelection::topics(["a"]), 1) else {
+        let RequestBody::Metadata(r) = metadata_request(&TopicSelection::topics(["a"]), 1, false)
+        else {
             unreachable!()
         };
         assert_eq!(r.topics.unwrap()[0].name.as_deref(), Some("a"));
         assert!(r.allow_auto_topic_creation, "v1-3 cannot say no");
-        let body = metadata_request(&TopicSelection::none(), 1);
+        let body = metadata_request(&TopicSelection::none(), 1, false);
         body.encoded_size(1).unwrap();
+        for allow in [false, true] {
+            let RequestBody::Metadata(r) =
+                metadata_request(&TopicSelection::topics(["a"]), 12, allow)
+            else {
+                unreachable!()
+            };
+            assert_eq!(r.allow_auto_topic_creation, allow);
+        }
     }
 }

@@ -35,13 +35,24 @@ impl ClientConfigBuilder {
         Ok(self)
     }
 
-    /// `bootstrap.servers`: `host:port` addresses to reach the cluster first.
+    /// `bootstrap.servers`: `host:port` addresses to reach the cluster first. An item may
+    /// itself be a comma-separated list (`"a:9092,b:9092"`, as the property is written).
     pub fn bootstrap_servers<I, S>(mut self, servers: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.config.bootstrap_servers = servers.into_iter().map(Into::into).collect();
+        self.config.bootstrap_servers = servers
+            .into_iter()
+            .flat_map(|s| {
+                let s: String = s.into();
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         self
     }
 

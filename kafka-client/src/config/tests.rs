@@ -303,3 +303,12 @@ fn a_client_crate_can_extend_the_table() {
     assert!(matches!(e, ConfigError::UnknownProperty { .. }));
     assert_eq!(p.definitions().len(), CLIENT_CONFIGS.len() + 1);
 }
+
+#[test]
+fn builder_splits_comma_separated_bootstrap_servers() {
+    let c = ClientConfig::builder()
+        .bootstrap_servers(["a:1, b:2", "c:3", ""])
+        .build()
+        .unwrap();
+    assert_eq!(c.bootstrap_servers(), ["a:1", "b:2", "c:3"]);
+}

@@ -6,7 +6,7 @@
 //! every waiter at once and refuses new registrations, so a request can never be registered on
 //! a connection that is already gone and wait forever.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use kafka_protocol::ApiKey;
@@ -30,14 +30,25 @@ pub(crate) struct Pending<W> {
 pub(crate) struct InFlight<W> {
     next_id: i32,
     pending: HashMap<i32, Pending<W>>,
+    /// Ids of the most recent requests sent without expecting a response (Produce acks=0),
+    /// oldest first, at most [`UNANSWERED_KEPT`]. Kafka never answers them, but some
+    /// Kafka-compatible brokers (tansu) do; such a response is dropped instead of being taken
+    /// for a protocol violation that closes the connection.
+    unanswered: VecDeque<i32>,
+    unanswered_set: HashSet<i32>,
     closed: bool,
 }
+
+/// How many no-response ids are remembered: more than any broker could answer late.
+const UNANSWERED_KEPT: usize = 4096;
 
 impl<W> InFlight<W> {
     pub(crate) fn new() -> Self {
         Self {
             next_id: 0,
             pending: HashMap::new(),
+            unanswered: VecDeque::new(),
+            unanswered_set: HashSet::new(),
             closed: false,
         }
     }
@@ -56,6 +67,26 @@ impl<W> InFlight<W> {
                 return Some(id);
             }
         }
+    }
+
+    /// Hands out an id for a request the broker is not expected to answer, remembering it so
+    /// that a response to it anyway is recognised ([`InFlight::was_unanswered`]).
+    pub(crate) fn allocate_unanswered(&mut self) -> Option<i32> {
+        let id = self.allocate()?;
+        if self.unanswered.len() == UNANSWERED_KEPT
+            && let Some(old) = self.unanswered.pop_front()
+        {
+            self.unanswered_set.remove(&old);
+        }
+        self.unanswered.push_back(id);
+        self.unanswered_set.insert(id);
+        Some(id)
+    }
+
+    /// Whether `correlation_id` was handed out by [`InFlight::allocate_unanswered`] recently;
+    /// forgets it (a second response to it is a protocol violation).
+    pub(crate) fn was_unanswered(&mut self, correlation_id: i32) -> bool {
+        self.unanswered_set.remove(&correlation_id)
     }
 
     /// Registers a request expecting a response; `None` once closed.
@@ -113,6 +144,23 @@ impl<W> InFlight<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_response_to_an_unanswered_request_is_recognised_once() {
+        let mut t: InFlight<u8> = InFlight::new();
+        let a = t.allocate_unanswered().unwrap();
+        let b = t.register(ApiKey::Metadata, 12, Instant::now(), 1).unwrap();
+        assert_ne!(a, b);
+        assert!(t.complete(a).is_none());
+        assert!(t.was_unanswered(a));
+        assert!(!t.was_unanswered(a), "only once");
+        assert!(!t.was_unanswered(b));
+        for _ in 0..UNANSWERED_KEPT {
+            t.allocate_unanswered().unwrap();
+        }
+        assert_eq!(t.unanswered.len(), UNANSWERED_KEPT);
+        assert_eq!(t.unanswered_set.len(), UNANSWERED_KEPT);
+    }
 
     #[test]
     fn responses_match_by_correlation_id_in_any_order() {

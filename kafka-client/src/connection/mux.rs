@@ -262,7 +262,7 @@ impl Mux {
             .core
             .inflight
             .lock()
-            .allocate()
+            .allocate_unanswered()
             .ok_or_else(|| self.core.closed_error())?;
         let frame = self.encode(api, version, id, body)?;
         self.core.touch();
@@ -357,7 +357,13 @@ async fn read_loop(core: Arc<Core>, mut read: ReadHalf<Transport>, max_frame: us
                 )));
                 return;
             };
-            let pending = core.inflight.lock().complete(id);
+            let (pending, unanswered) = {
+                let mut inflight = core.inflight.lock();
+                match inflight.complete(id) {
+                    Some(p) => (Some(p), false),
+                    None => (None, inflight.was_unanswered(id)),
+                }
+            };
             match pending {
                 Some(p) => {
                     tracing::trace!(
@@ -370,6 +376,14 @@ async fn read_loop(core: Arc<Core>, mut read: ReadHalf<Transport>, max_frame: us
                     );
                     // The waiter may have gone (its caller was cancelled); that is fine.
                     let _ = p.waiter.send(Ok(frame));
+                }
+                None if unanswered => {
+                    // Kafka does not answer acks=0 produce requests; some compatible brokers
+                    // do. Nothing waits for it, so it is dropped.
+                    tracing::debug!(
+                        correlation_id = id,
+                        "dropped a response to a request sent without expecting one"
+                    );
                 }
                 None => {
                     core.close(Error::new(ErrorKind::Protocol(format!(
