@@ -12,7 +12,7 @@ use support::{ExampleCluster, unique_topic};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quickstart_produces_and_consumes_everything() {
-    let cluster = ExampleCluster::embedded(None).await.expect("broker starts");
+    let cluster = ExampleCluster::for_tests().await.expect("broker starts");
     let mut options = Options::new(cluster.bootstrap(), unique_topic("quickstart-test"));
     options.records = 3_000;
     options.keys = 50;

@@ -40,7 +40,23 @@ impl ExampleCluster {
         Self::embedded(data_dir).await
     }
 
-    /// Always a companion broker (tests use this, whatever the environment says).
+    /// For tests: the cluster `KAFKA_TEST_BOOTSTRAP` names (as every integration test of the
+    /// workspace honours it), else a companion broker. `KAFKA_BOOTSTRAP` is ignored here, so a
+    /// user's setting for the examples does not redirect `cargo test`.
+    pub async fn for_tests() -> Result<Self, BrokerError> {
+        if let Some(bootstrap) = std::env::var("KAFKA_TEST_BOOTSTRAP")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+        {
+            return Ok(Self {
+                bootstrap,
+                broker: None,
+            });
+        }
+        Self::embedded(None).await
+    }
+
+    /// Always a companion broker, whatever the environment says.
     pub async fn embedded(data_dir: Option<PathBuf>) -> Result<Self, BrokerError> {
         let mut builder = Broker::builder().default_partitions(3);
         if let Some(dir) = data_dir {

@@ -9,6 +9,10 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{broker, cluster, consume, groups, offsets, perf, produce, topics};
 
+/// The help heading of the flags every client command shares, kept apart from each
+/// command's own (`broker` ignores them).
+const CLIENT_OPTIONS: &str = "Client options";
+
 /// Produce, consume, administer and benchmark a Kafka cluster, or run the companion broker.
 ///
 /// Exit codes: 0 success, 1 the command failed, 2 the command line is wrong.
@@ -20,7 +24,8 @@ pub struct Cli {
         short = 'b',
         long = "bootstrap-servers",
         global = true,
-        value_name = "HOST:PORT"
+        value_name = "HOST:PORT",
+        help_heading = CLIENT_OPTIONS
     )]
     pub bootstrap: Option<String>,
     /// Set a client property, e.g. -X acks=all -X security.protocol=SSL. Repeatable; later
@@ -29,16 +34,22 @@ pub struct Cli {
         short = 'X',
         long = "property",
         global = true,
-        value_name = "NAME=VALUE"
+        value_name = "NAME=VALUE",
+        help_heading = CLIENT_OPTIONS
     )]
     pub properties: Vec<String>,
     /// Read client properties from a Java .properties file (applied before -X). Give it
     /// before the command: after it, `--config` is the command's own (topic configs).
-    #[arg(long = "config", value_name = "FILE")]
+    #[arg(long = "config", value_name = "FILE", help_heading = CLIENT_OPTIONS)]
     pub config: Option<PathBuf>,
     /// The same as --config FILE, accepted anywhere (Kafka's tools call it this); --config
     /// wins when both are given.
-    #[arg(long = "command-config", global = true, value_name = "FILE")]
+    #[arg(
+        long = "command-config",
+        global = true,
+        value_name = "FILE",
+        help_heading = CLIENT_OPTIONS
+    )]
     pub command_config: Option<PathBuf>,
     /// The command.
     #[command(subcommand)]

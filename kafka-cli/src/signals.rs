@@ -1,6 +1,7 @@
 //! SIGINT and SIGTERM, for the commands that run until stopped (`broker`, `consume`
 //! without `-c`/`-e`, `perf`): they finish cleanly (flush logs, leave the group, commit)
-//! instead of dying mid-write.
+//! instead of dying mid-write. [`stdout_closed`] is the other way `consume` is told to stop:
+//! the reader of its output went away (`| head`) while no record was arriving.
 
 /// SIGINT and SIGTERM (Ctrl-C elsewhere), caught from the moment they are installed.
 #[derive(Debug)]
@@ -42,4 +43,34 @@ impl ShutdownSignals {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// Resolves when stdout is a pipe whose reader has gone away (`kafka-cli consume | head -1`
+/// once `head` exited). A write would notice too, but an idle topic may bring no write for
+/// hours. Never resolves when stdout is not a pipe (a terminal, a file, `/dev/null`), or
+/// cannot be watched.
+pub async fn stdout_closed() {
+    #[cfg(unix)]
+    if let Some(pipe) = stdout_pipe() {
+        // The write end of a pipe reports an error once every read end is closed.
+        if pipe.ready(tokio::io::Interest::ERROR).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+/// A duplicate of stdout to watch, if stdout is a pipe. Its flags are left alone: stdout
+/// stays blocking for the writes of `print!`, and the duplicate is only polled, never
+/// written to.
+#[cfg(unix)]
+fn stdout_pipe() -> Option<tokio::net::unix::pipe::Sender> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    let fd = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
+    let file = std::fs::File::from(fd);
+    if !file.metadata().ok()?.file_type().is_fifo() {
+        return None;
+    }
+    tokio::net::unix::pipe::Sender::from_owned_fd_unchecked(file.into()).ok()
 }

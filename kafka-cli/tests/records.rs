@@ -1,7 +1,8 @@
 //! `kafka-cli produce`, `consume` and `perf`, driven as subprocesses against the companion
 //! broker: a keyed round trip with headers, every start-offset form, groups committing only
 //! what was printed, `offsets` after producing, the perf commands' text and JSON output, and
-//! a consumer that stops cleanly on SIGTERM while `groups reset-offsets` refuses its group.
+//! a consumer that stops cleanly on SIGTERM while `groups reset-offsets` refuses its group,
+//! and one that stops when the reader of its output goes away.
 
 mod support;
 
@@ -332,4 +333,20 @@ fn reset_refuses_an_active_group_and_consume_stops_on_sigterm() {
         "--to-earliest",
     ])
     .ok();
+}
+
+/// `consume | head -1` on a topic that has gone quiet: the consumer has written everything
+/// and waits for more, so no write fails; it must still notice that its reader left.
+#[test]
+fn consume_stops_when_its_reader_goes_away() {
+    let t = topic("reader-gone", 1);
+    cli_with_input(&["produce", "-t", &t], "one\ntwo\n").ok();
+    let mut consumer = Background::start(&["-b", bootstrap(), "consume", "-t", &t]);
+    assert_eq!(consumer.wait_for_line(|_| true), "one");
+    consumer.close_stdout();
+    assert_eq!(
+        consumer.exit_code_within(Duration::from_secs(10)),
+        Some(0),
+        "the consumer kept waiting after its reader left"
+    );
 }

@@ -2,8 +2,9 @@
 
 use kafka_admin::{AdminError, AdminOptions, OffsetAndMetadata, TopicPartition};
 use kafka_protocol::ErrorCode;
+use kafka_protocol::messages::ApiKey;
 
-use crate::support::{Member, TestCluster, create_topic, unique};
+use crate::support::{Member, TestCluster, assert_unsupported, broker_lacks, create_topic, unique};
 
 #[tokio::test]
 async fn alter_then_list_group_offsets() {
@@ -86,6 +87,14 @@ async fn delete_group_offsets() {
         )
         .await;
     assert!(committed.values().all(Result::is_ok));
+    if broker_lacks(&admin, ApiKey::OffsetDelete, "deleting group offsets").await {
+        let deleted = admin
+            .delete_consumer_group_offsets(&group, [tp(0)], &AdminOptions::new())
+            .await;
+        assert_unsupported(&deleted[&tp(0)]);
+        cluster.stop().await;
+        return;
+    }
 
     let missing = TopicPartition::new(unique("d-missing"), 0);
     let deleted = admin

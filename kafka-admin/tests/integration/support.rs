@@ -8,12 +8,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kafka_admin::TopicPartition;
 use kafka_admin::consumer_protocol::{encode_assignment, encode_subscription};
-use kafka_admin::{AdminClient, AdminOptions, MemberAssignment, MemberSubscription, NewTopic};
+use kafka_admin::{
+    AdminClient, AdminError, AdminOptions, MemberAssignment, MemberSubscription, NewTopic,
+};
 use kafka_broker::{Broker, BrokerHandle};
 use kafka_client::config::ClientConfig;
-use kafka_client::{Client, SendOptions, Target};
+use kafka_client::{Client, ErrorKind, SendOptions, Target};
+use kafka_protocol::messages::describe_cluster_request::DescribeClusterRequest;
 use kafka_protocol::messages::join_group_request::{JoinGroupRequest, JoinGroupRequestProtocol};
 use kafka_protocol::messages::leave_group_request::{LeaveGroupRequest, MemberIdentity};
+use kafka_protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use kafka_protocol::messages::produce_request::{
     PartitionProduceData, ProduceRequest, TopicProduceData,
 };
@@ -150,6 +154,95 @@ pub async fn wait_for_topic(admin: &AdminClient, name: &str, partitions: usize) 
         },
     )
     .await;
+}
+
+/// Prints why part of a test is skipped against this broker.
+pub fn skip(what: &str, why: &str) {
+    eprintln!("note: skipping {what}: {why}");
+}
+
+/// Whether the broker's ApiVersions leaves out `api`: a Kafka-compatible broker need not
+/// implement every API. Prints a note naming what is skipped when it does.
+pub async fn broker_lacks(admin: &AdminClient, api: ApiKey, what: &str) -> bool {
+    let conn = admin
+        .client()
+        .connection(&Target::Any)
+        .await
+        .expect("a connection");
+    let lacks = conn.broker_versions().get(api).is_none();
+    if lacks {
+        skip(what, &format!("the broker does not implement {api:?}"));
+    }
+    lacks
+}
+
+/// Asserts that `result` failed because the broker does not implement the API at all.
+pub fn assert_unsupported<T: std::fmt::Debug>(result: &Result<T, AdminError>) {
+    assert!(
+        matches!(result, Err(AdminError::Client(e)) if matches!(
+            e.kind(),
+            ErrorKind::UnsupportedVersion { broker_range: None, .. }
+        )),
+        "{result:?}"
+    );
+}
+
+/// Whether the broker answers `i32::MIN` ("not computed") for the cluster's authorized
+/// operations even when asked for them, as some Kafka-compatible brokers do (Kafka computes
+/// them, KIP-430). Asked with a raw request, so an admin client that forgot to ask cannot
+/// hide behind it. Prints a note when so.
+pub async fn broker_omits_cluster_operations(client: &Client) -> bool {
+    let body = RequestBody::DescribeCluster(DescribeClusterRequest {
+        include_cluster_authorized_operations: true,
+        ..Default::default()
+    });
+    let resp = client
+        .send(Target::Any, &body)
+        .await
+        .expect("DescribeCluster is answered");
+    let ResponseBody::DescribeCluster(resp) = resp else {
+        panic!("DescribeCluster answered with another API")
+    };
+    omitted(resp.cluster_authorized_operations, "the cluster's")
+}
+
+/// Like [`broker_omits_cluster_operations`], for `topic`'s authorized operations (Metadata
+/// v8+ asks for them).
+pub async fn broker_omits_topic_operations(client: &Client, topic: &str) -> bool {
+    let resp = client
+        .send_with(Target::Any, ApiKey::Metadata, &SendOptions::new(), |v| {
+            std::borrow::Cow::Owned(RequestBody::Metadata(MetadataRequest {
+                topics: Some(vec![MetadataRequestTopic {
+                    name: Some(topic.into()),
+                    ..Default::default()
+                }]),
+                include_topic_authorized_operations: v >= 8,
+                ..Default::default()
+            }))
+        })
+        .await
+        .expect("Metadata is answered");
+    let ResponseBody::Metadata(resp) = resp else {
+        panic!("Metadata answered with another API")
+    };
+    let ops = resp
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().is_some_and(|n| n.as_str() == topic))
+        .expect("the topic is described")
+        .topic_authorized_operations;
+    omitted(ops, "a topic's")
+}
+
+fn omitted(bits: i32, whose: &str) -> bool {
+    let omitted = bits == i32::MIN;
+    if omitted {
+        skip(
+            &format!("checking {whose} authorized operations"),
+            "the broker does not report them when asked",
+        );
+    }
+    omitted
 }
 
 /// Produces records with the given timestamps to one partition; returns the first offset.

@@ -2,9 +2,12 @@
 //! id, and add partitions.
 
 use kafka_admin::{AdminError, AdminOptions, NewPartitions, NewTopic};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::{ErrorCode, Uuid};
 
-use crate::support::{TestCluster, create_topic, eventually, unique, wait_for_topic};
+use crate::support::{
+    TestCluster, assert_unsupported, broker_lacks, create_topic, eventually, unique, wait_for_topic,
+};
 
 #[tokio::test]
 async fn create_topics_answers_each_topic() {
@@ -195,6 +198,18 @@ async fn create_partitions_grows_topics() {
     let admin = cluster.admin().await;
     let (grown, missing) = (unique("grown"), unique("no-such"));
     create_topic(&admin, &grown, 2).await;
+    if broker_lacks(&admin, ApiKey::CreatePartitions, "growing topics").await {
+        // All the client can do: fail each topic, without retrying until the deadline.
+        let results = admin
+            .create_partitions(
+                [(grown.as_str(), NewPartitions::increase_to(4))],
+                &AdminOptions::new(),
+            )
+            .await;
+        assert_unsupported(&results[&grown]);
+        cluster.stop().await;
+        return;
+    }
 
     let checked = admin
         .create_partitions(

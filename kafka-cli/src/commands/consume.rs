@@ -23,7 +23,7 @@ use super::offsets::partitions_of;
 use crate::error::{CliError, CliResult};
 use crate::format::{RecordView, Template};
 use crate::offset_spec::StartOffset;
-use crate::signals::ShutdownSignals;
+use crate::signals::{ShutdownSignals, stdout_closed};
 
 /// How long one poll waits before the loop checks `-e` and signals again.
 const POLL: Duration = Duration::from_millis(250);
@@ -66,9 +66,13 @@ pub async fn run(ctx: &Context, args: ConsumeArgs) -> CliResult {
     };
     let mut printed = 0u64;
     let mut buf = String::new();
+    let reader_gone = stdout_closed();
+    tokio::pin!(reader_gone);
     let outcome = loop {
         let batch = tokio::select! {
             _ = signals.wait() => break Ok(()),
+            // The reader went away (`| head`) while nothing was arriving to write.
+            () = &mut reader_gone => break Ok(()),
             batch = consumer.poll(POLL) => batch,
         };
         let batch = match batch {
@@ -113,7 +117,14 @@ async fn connect(ctx: &Context, extra: &[(&str, &str)]) -> CliResult<Consumer> {
     }
     let mut config = ConsumerConfig::new();
     props.apply(&mut config)?;
-    Consumer::new(config).await.map_err(|e| match e {
+    Consumer::new(config)
+        .await
+        .map_err(|e| start_error(&bootstrap, e))
+}
+
+/// Sorts a consumer's start-up failure like the admin client's (see `connect_error`).
+pub fn start_error(bootstrap: &str, e: ConsumerError) -> CliError {
+    match e {
         ConsumerError::Config(source) => CliError::Config {
             origin: "consumer configuration".into(),
             source,
@@ -123,10 +134,13 @@ async fn connect(ctx: &Context, extra: &[(&str, &str)]) -> CliResult<Consumer> {
                 origin: "consumer configuration".into(),
                 source: c.clone(),
             },
-            _ => CliError::Unreachable { bootstrap, source },
+            _ => CliError::Unreachable {
+                bootstrap: bootstrap.to_owned(),
+                source,
+            },
         },
         other => consumer_error("starting the consumer", other),
-    })
+    }
 }
 
 /// A failed consumer call as a runtime error.

@@ -6,16 +6,22 @@
 //! minus its timestamp (its create time, when the producer set it), so with a concurrent
 //! `perf produce` it measures the whole path; over old data it mostly measures the data's
 //! age. The run fails if no record arrives for `--timeout` ms before N are read.
+//!
+//! Throughput is over Kafka's "fetch time": from the moment the group assigned the
+//! partitions to the last record, so joining the group does not count, and waiting for
+//! records that never came does not either.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use kafka_consumer::{Consumer, ConsumerConfig};
+use kafka_consumer::{
+    BoxFuture, Consumer, ConsumerConfig, RebalanceContext, RebalanceListener, TopicPartition,
+};
 use serde_json::json;
 
 use super::Context;
-use super::consume::consumer_error;
+use super::consume::{consumer_error, start_error};
 use super::perf::{spawn_progress, stop_flag};
 use crate::error::{CliError, CliResult};
 use crate::perf::stats::Stats;
@@ -57,12 +63,12 @@ pub async fn run(ctx: &Context, args: PerfConsumeArgs) -> CliResult {
         .with("auto.offset.reset", "earliest");
     let mut config = ConsumerConfig::new();
     props.apply(&mut config)?;
-    let mut consumer = Consumer::new(config).await.map_err(|e| match e {
-        kafka_consumer::ConsumerError::Client(source) => {
-            CliError::Unreachable { bootstrap, source }
-        }
-        other => consumer_error("starting the consumer", other),
-    })?;
+    let assigned = AssignedAt::default();
+    let mut consumer = Consumer::builder(config)
+        .listener(assigned.clone())
+        .build()
+        .await
+        .map_err(|e| start_error(&bootstrap, e))?;
     consumer
         .subscribe([args.topic.as_str()])
         .map_err(|e| consumer_error("subscribing", e))?;
@@ -109,10 +115,14 @@ pub async fn run(ctx: &Context, args: PerfConsumeArgs) -> CliResult {
         count = (count + batch.len() as u64).min(args.num_records);
     };
     drop(progress);
-    // Throughput from the first record to the last: joining the group, and waiting for
-    // records that never came, are not consuming.
+    // From the assignment (or, had none been seen, the start) to the last record. Not from
+    // the first record: a small topic arrives in one fetch, and timing from its first
+    // record to its last would measure nothing.
+    let fetch_start = assigned.get().unwrap_or(start);
     let elapsed = first_record
-        .map_or(start.elapsed(), |t| last_record.duration_since(t))
+        .map_or(start.elapsed(), |_| {
+            last_record.saturating_duration_since(fetch_start)
+        })
         .max(Duration::from_millis(1));
     let joined_after = first_record.map(|t| t.duration_since(start));
     let _ = consumer.close().await;
@@ -124,6 +134,11 @@ pub async fn run(ctx: &Context, args: PerfConsumeArgs) -> CliResult {
             j["topic"] = json!(args.topic);
             j["group"] = json!(group);
             j["requested_records"] = json!(args.num_records);
+            j["assigned_after_secs"] = json!(
+                assigned
+                    .get()
+                    .map(|t| t.duration_since(start).as_secs_f64())
+            );
             j["first_record_after_secs"] = json!(joined_after.map(|d| d.as_secs_f64()));
             println!("{j}");
         } else {
@@ -131,6 +146,31 @@ pub async fn run(ctx: &Context, args: PerfConsumeArgs) -> CliResult {
         }
     }
     outcome
+}
+
+/// When the group first assigned partitions to this consumer.
+#[derive(Debug, Clone, Default)]
+struct AssignedAt(Arc<Mutex<Option<Instant>>>);
+
+impl AssignedAt {
+    fn get(&self) -> Option<Instant> {
+        self.0.lock().ok().and_then(|t| *t)
+    }
+}
+
+impl RebalanceListener for AssignedAt {
+    fn on_partitions_assigned<'a>(
+        &'a self,
+        _ctx: &'a RebalanceContext,
+        partitions: &'a [TopicPartition],
+    ) -> BoxFuture<'a, ()> {
+        if !partitions.is_empty()
+            && let Ok(mut at) = self.0.lock()
+        {
+            at.get_or_insert_with(Instant::now);
+        }
+        Box::pin(async {})
+    }
 }
 
 fn epoch_ms() -> i64 {

@@ -147,7 +147,8 @@ pub fn raw_with_input(args: &[&str], input: &str) -> Run {
 #[derive(Debug)]
 pub struct Background {
     child: Child,
-    stdout: BufReader<ChildStdout>,
+    /// `None` once closed by [`Background::close_stdout`].
+    stdout: Option<BufReader<ChildStdout>>,
 }
 
 impl Background {
@@ -162,15 +163,19 @@ impl Background {
             .spawn()
             .expect("kafka-cli runs");
         let stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
-        Self { child, stdout }
+        Self {
+            child,
+            stdout: Some(stdout),
+        }
     }
 
     /// Reads stdout lines until one satisfies `pred`, returning it.
     pub fn wait_for_line(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        let stdout = self.stdout.as_mut().expect("stdout still open");
         let mut line = String::new();
         loop {
             line.clear();
-            let n = self.stdout.read_line(&mut line).expect("read child stdout");
+            let n = stdout.read_line(&mut line).expect("read child stdout");
             assert!(n > 0, "child closed stdout before the expected line");
             if pred(line.trim_end()) {
                 return line.trim_end().to_owned();
@@ -183,12 +188,26 @@ impl Background {
     pub fn terminate(mut self) -> i32 {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.exit_code_within(Duration::from_secs(20))
+            .expect("child ignored SIGTERM")
+    }
+
+    /// Closes the reading end of the child's stdout, as `| head` does when it has read
+    /// enough.
+    pub fn close_stdout(&mut self) {
+        self.stdout = None;
+    }
+
+    /// The exit code, if the child exits within `limit`.
+    pub fn exit_code_within(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.code().unwrap_or(-1);
+                return Some(status.code().unwrap_or(-1));
             }
-            assert!(Instant::now() < deadline, "child ignored SIGTERM");
+            if Instant::now() >= deadline {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -14,6 +14,7 @@ use kafka_protocol::messages::create_topics_request::{
     CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
 };
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
+use kafka_protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use kafka_protocol::messages::{ApiKey, RequestBody, ResponseBody};
 use kafka_protocol::records::{Record, RecordSetReader};
 use kafka_protocol::{ErrorCode, VersionRange};
@@ -37,6 +38,11 @@ pub fn external() -> Option<String> {
 /// Prints why (part of) a test is skipped.
 pub fn skip(what: &str) {
     eprintln!("note: skipping {what}: it needs the in-process companion broker");
+}
+
+/// Prints why part of a test is skipped against this broker.
+pub fn skip_for(what: &str, why: &str) {
+    eprintln!("note: skipping {what}: {why}");
 }
 
 fn init_tracing() {
@@ -134,6 +140,32 @@ impl TestCluster {
             .connect()
             .await
             .expect("client connects")
+    }
+
+    /// Whether the broker creates a missing topic when Metadata allows it to, asked for a
+    /// fresh name (Kafka does unless `auto.create.topics.enable=false`; it then answers
+    /// UNKNOWN_TOPIC_OR_PARTITION, as do brokers that never auto-create).
+    pub async fn auto_creates_topics(&self) -> bool {
+        let client = self.client().await;
+        let name = unique("auto-create-probe");
+        let body = RequestBody::Metadata(MetadataRequest {
+            topics: Some(vec![MetadataRequestTopic {
+                name: Some(name.as_str().into()),
+                ..Default::default()
+            }]),
+            allow_auto_topic_creation: true,
+            ..Default::default()
+        });
+        let resp = client
+            .send(Target::Any, &body)
+            .await
+            .expect("Metadata answered");
+        let ResponseBody::Metadata(resp) = resp else {
+            panic!("Metadata answered with another API")
+        };
+        resp.topics
+            .iter()
+            .all(|t| ErrorCode::from_code(t.error_code) != ErrorCode::UnknownTopicOrPartition)
     }
 
     /// Producer settings that fail fast.
