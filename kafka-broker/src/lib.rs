@@ -43,6 +43,7 @@
 //! - [`cluster`]: several brokers in one process — the shared controller, replication,
 //!   fault injection, `--as-version`, the HTTP/JSON control endpoint and wait-for hooks.
 
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod group;
