@@ -95,7 +95,7 @@ pub enum ErrorKind {
         last: Box<Error>,
     },
     /// Neither side can use any version of the API the other knows.
-    #[error("{api:?}: the broker supports {} and this client {client_range:?}", .broker_range.map(|r| format!("{r:?}")).unwrap_or_else(|| "no version".into()))]
+    #[error("{api:?}: {} (this client: v{}-v{})", .broker_range.map(|r| format!("the broker serves only v{}-v{}", r.min, r.max)).unwrap_or_else(|| "the broker does not serve this API (no version)".into()), .client_range.min, .client_range.max)]
     UnsupportedVersion {
         /// The API.
         api: ApiKey,
@@ -358,7 +358,10 @@ mod tests {
             client_range: VersionRange { min: 4, max: 17 },
         });
         assert!(!e.is_retriable());
-        assert!(e.to_string().contains("no version"));
+        assert_eq!(
+            e.to_string(),
+            "Fetch: the broker does not serve this API (no version) (this client: v4-v17)"
+        );
         let wrapped = Error::new(ErrorKind::RetriesExhausted {
             attempts: 3,
             elapsed: Duration::from_secs(1),
