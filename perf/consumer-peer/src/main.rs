@@ -76,6 +76,10 @@ struct AllArgs {
     latency_rate: u64,
     #[arg(long, default_value_t = 15)]
     latency_secs: u64,
+    /// Latency rounds; each round runs every client once, in turn, so that a noisy moment
+    /// hits all of them alike. The table shows medians with min-max.
+    #[arg(long, default_value_t = 3)]
+    latency_rounds: usize,
     /// Where to write the JSON results.
     #[arg(long)]
     json: Option<String>,
@@ -666,29 +670,31 @@ fn all(a: AllArgs) {
     }
     let mut latencies: Vec<LatencyResult> = Vec::new();
     if a.latency_secs > 0 {
-        for (i, client) in clients.iter().enumerate() {
-            let topic = format!("latency-{i}-{client}");
-            create_topic(&bs, &topic, a.partitions);
-            let r: LatencyResult = child(&[
-                "latency".into(),
-                "--client".into(),
-                client.to_string(),
-                "--bootstrap".into(),
-                bs.clone(),
-                "--topic".into(),
-                topic,
-                "--partitions".into(),
-                a.partitions.to_string(),
-                "--rate".into(),
-                a.latency_rate.to_string(),
-                "--secs".into(),
-                a.latency_secs.to_string(),
-            ]);
-            eprintln!(
-                "  {client} latency: p50 {:.2} ms p99 {:.2} ms ({} records)",
-                r.p50_ms, r.p99_ms, r.records
-            );
-            latencies.push(r);
+        for round in 0..a.latency_rounds.max(1) {
+            for (i, client) in clients.iter().enumerate() {
+                let topic = format!("latency-{round}-{i}-{client}");
+                create_topic(&bs, &topic, a.partitions);
+                let r: LatencyResult = child(&[
+                    "latency".into(),
+                    "--client".into(),
+                    client.to_string(),
+                    "--bootstrap".into(),
+                    bs.clone(),
+                    "--topic".into(),
+                    topic,
+                    "--partitions".into(),
+                    a.partitions.to_string(),
+                    "--rate".into(),
+                    a.latency_rate.to_string(),
+                    "--secs".into(),
+                    a.latency_secs.to_string(),
+                ]);
+                eprintln!(
+                    "  round {round}: {client} latency: p50 {:.2} ms p99 {:.2} ms ({} records)",
+                    r.p50_ms, r.p99_ms, r.records
+                );
+                latencies.push(r);
+            }
         }
     }
     let mut child = broker.child;
@@ -725,12 +731,25 @@ fn all(a: AllArgs) {
             "\nEnd-to-end latency at {} records/s, {} s (first second dropped):\n",
             a.latency_rate, a.latency_secs
         );
-        println!("| client | records | p50 ms | p99 ms | p99.9 ms | max ms |");
+        println!(
+            "| client | rounds | p50 ms (median) | p99 ms median [min-max] | p99.9 ms median | max ms median |"
+        );
         println!("| --- | ---: | ---: | ---: | ---: | ---: |");
-        for r in &latencies {
+        for client in &clients {
+            let of: Vec<&LatencyResult> =
+                latencies.iter().filter(|r| r.client == **client).collect();
+            let pick = |f: fn(&LatencyResult) -> f64| {
+                let mut v: Vec<f64> = of.iter().map(|r| f(r)).collect();
+                v.sort_by(f64::total_cmp);
+                (v[v.len() / 2], v[0], v[v.len() - 1])
+            };
+            let (p50, _, _) = pick(|r| r.p50_ms);
+            let (p99, lo, hi) = pick(|r| r.p99_ms);
+            let (p999, _, _) = pick(|r| r.p999_ms);
+            let (max, _, _) = pick(|r| r.max_ms);
             println!(
-                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
-                r.client, r.records, r.p50_ms, r.p99_ms, r.p999_ms, r.max_ms
+                "| {client} | {} | {p50:.2} | {p99:.2} [{lo:.2}-{hi:.2}] | {p999:.2} | {max:.2} |",
+                of.len()
             );
         }
     }
