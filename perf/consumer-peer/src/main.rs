@@ -401,11 +401,7 @@ fn drain(a: &DrainArgs) -> DrainResult {
     };
     DrainResult {
         client: a.client.clone(),
-        value_size: if records > 0 {
-            (bytes / records) as usize
-        } else {
-            0
-        },
+        value_size: bytes.checked_div(records).unwrap_or(0) as usize,
         records,
         bytes,
         secs: started.elapsed().as_secs_f64(),
