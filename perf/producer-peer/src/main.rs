@@ -123,7 +123,7 @@ fn free_port() -> u16 {
 fn start_broker(bin: &PathBuf) -> BrokerProcess {
     let port = free_port();
     let bootstrap = format!("127.0.0.1:{port}");
-    let child = Command::new(bin)
+    let mut child = Command::new(bin)
         .args(["--listen", &bootstrap, "--default-partitions", "6"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -135,6 +135,8 @@ fn start_broker(bin: &PathBuf) -> BrokerProcess {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the broker did not start listening on {bootstrap}");
 }
 
