@@ -25,14 +25,10 @@ use kafka_protocol::{ApiKey, ErrorCode, KStr};
 
 use crate::acl::{AclOperation, decode_operations};
 use crate::client::{expect_response, within};
-use crate::consumer_protocol::{
-    MemberAssignment, MemberSubscription, decode_assignment, decode_subscription,
-};
+use crate::consumer_protocol::{CONSUMER_PROTOCOL_TYPE, decode_assignment, decode_subscription};
 use crate::retry::{Outcome, Policy, join_all, run_rounds};
 use crate::{AdminClient, AdminError, AdminOptions};
-
-/// The protocol type of consumer groups (and of groups that only store offsets: empty).
-const CONSUMER_PROTOCOL: &str = "consumer";
+use crate::{MemberAssignment, MemberSubscription};
 
 /// A group's state, as brokers name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -203,7 +199,7 @@ fn description(g: &DescribedGroup, version: i16) -> Result<ConsumerGroupDescript
             Some(format!("Group {} not found.", g.group_id.as_str())),
         ));
     }
-    let consumer = g.protocol_type.as_str() == CONSUMER_PROTOCOL;
+    let consumer = g.protocol_type.as_str() == CONSUMER_PROTOCOL_TYPE;
     Ok(ConsumerGroupDescription {
         group_id: g.group_id.to_string(),
         state,
@@ -359,7 +355,7 @@ impl AdminClient {
         Policy::Lookup.outcome(resp.error_code, None, || {
             resp.groups
                 .iter()
-                .filter(|g| g.protocol_type.is_empty() || g.protocol_type == CONSUMER_PROTOCOL)
+                .filter(|g| g.protocol_type.is_empty() || g.protocol_type == CONSUMER_PROTOCOL_TYPE)
                 .map(|g| ConsumerGroupListing {
                     group_id: g.group_id.to_string(),
                     protocol_type: g.protocol_type.to_string(),
@@ -535,8 +531,8 @@ mod tests {
         let assignment = MemberAssignment::new([TopicPartition::new("t", 0)]);
         let m = DescribedGroupMember {
             member_id: "m".into(),
-            member_metadata: encode_subscription(&sub).unwrap(),
-            member_assignment: encode_assignment(&assignment).unwrap(),
+            member_metadata: encode_subscription(&sub),
+            member_assignment: encode_assignment(&assignment),
             ..Default::default()
         };
         let g = DescribedGroup {

@@ -56,7 +56,8 @@ mod acl;
 mod client;
 mod cluster;
 mod configs;
-pub mod consumer_protocol;
+/// The consumer protocol's member data (the client core's codec, shared with the consumer).
+pub use kafka_client::consumer_protocol;
 mod error;
 mod groups;
 mod metadata;
@@ -75,7 +76,7 @@ pub use configs::{
     AlterConfigOp, AlterConfigOpType, ConfigDataType, ConfigEntry, ConfigResource,
     ConfigResourceType, ConfigSource, ConfigSynonym,
 };
-pub use consumer_protocol::{MemberAssignment, MemberSubscription};
+pub use consumer_protocol::{Assignment as MemberAssignment, Subscription as MemberSubscription};
 pub use error::AdminError;
 pub use groups::{
     ConsumerGroupDescription, ConsumerGroupListing, ConsumerGroupListings, GroupState,

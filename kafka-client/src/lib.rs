@@ -34,10 +34,13 @@ pub mod backoff;
 mod client;
 pub mod config;
 pub mod connection;
+pub mod consumer_protocol;
 mod error;
 pub mod metadata;
 pub mod security;
+mod topic_partition;
 
 pub use client::{Client, ClientBuilder, SendOptions, Target};
 pub use config::ClientConfig;
 pub use error::{Error, ErrorContext, ErrorKind, Result};
+pub use topic_partition::TopicPartition;

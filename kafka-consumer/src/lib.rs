@@ -73,7 +73,8 @@ mod listener;
 mod membership;
 mod offsets;
 mod positions;
-mod protocol;
+// The consumer protocol codec is the client core's (the admin client reads it too).
+use kafka_client::consumer_protocol as protocol;
 mod record;
 mod source;
 mod state;

@@ -4,42 +4,13 @@
 //! they arrived in (`Bytes`), so receiving a record copies none of its data; the topic name
 //! is shared by every record of the partition.
 
-use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
 pub use kafka_protocol::records::{RecordHeader, TimestampType};
 
-/// A topic and a partition of it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// The topic.
-    pub topic: String,
-    /// The partition.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// `topic`-`partition`.
-    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        Self {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
-
-impl<S: Into<String>> From<(S, i32)> for TopicPartition {
-    fn from((topic, partition): (S, i32)) -> Self {
-        Self::new(topic, partition)
-    }
-}
+/// A topic and a partition of it (the client core's type, shared with the admin client).
+pub use kafka_client::TopicPartition;
 
 /// One record as the consumer delivers it.
 ///

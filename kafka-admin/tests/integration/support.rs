@@ -304,7 +304,7 @@ impl Member {
         topic: &str,
         assigned: &[TopicPartition],
     ) -> Self {
-        let subscription = encode_subscription(&MemberSubscription::new([topic])).unwrap();
+        let subscription = encode_subscription(&MemberSubscription::new([topic]));
         // The first join of a new group waits for `group.initial.rebalance.delay.ms`.
         let options = SendOptions::new()
             .timeout(Duration::from_secs(30))
@@ -342,8 +342,7 @@ impl Member {
         };
         let member_id = joined.member_id.to_string();
         assert_eq!(joined.leader.as_str(), member_id, "a lone member leads");
-        let assignment =
-            encode_assignment(&MemberAssignment::new(assigned.iter().cloned())).unwrap();
+        let assignment = encode_assignment(&MemberAssignment::new(assigned.iter().cloned()));
         let body = RequestBody::SyncGroup(SyncGroupRequest {
             group_id: group.into(),
             generation_id: joined.generation_id,

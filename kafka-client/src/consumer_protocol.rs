@@ -1,5 +1,7 @@
 //! The consumer protocol's member data: a member's [`Subscription`] (its JoinGroup metadata)
 //! and [`Assignment`] (its SyncGroup assignment), as Java and librdkafka consumers write them.
+//! The consumer writes and reads them to form groups; the admin client reads them to describe
+//! groups' members.
 //!
 //! Each blob is a big-endian `int16` version followed by the `ConsumerProtocolSubscription`
 //! or `ConsumerProtocolAssignment` message at that version. A version newer than the codec
@@ -15,7 +17,7 @@ use kafka_protocol::messages::consumer_protocol_subscription::{
 };
 use kafka_protocol::{Encode, KStr, Message};
 
-use crate::record::TopicPartition;
+use crate::TopicPartition;
 
 /// The protocol type of consumer groups in JoinGroup.
 pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
@@ -265,6 +267,24 @@ mod tests {
         assert!(decode_assignment(&Bytes::from_static(&[0])).is_err());
         assert!(decode_subscription(&Bytes::from_static(&[0xff, 0xff])).is_err());
         assert!(decode_subscription(&Bytes::from_static(&[0, 0, 0, 9])).is_err());
+        assert!(decode_assignment(&Bytes::from_static(&[0xff, 0xff])).is_err());
+        // Trailing bytes after a known version are corruption, not news.
+        let mut extra = BytesMut::from(&encode_assignment(&a)[..]);
+        extra.put_u8(0);
+        assert!(decode_assignment(&extra.freeze()).is_err());
+    }
+
+    #[test]
+    fn fields_absent_at_a_version_are_not_written() {
+        let mut s = Subscription::new(["t"]);
+        s.version = 0;
+        s.owned_partitions = vec![TopicPartition::new("t", 0)];
+        s.generation_id = Some(7);
+        s.rack_id = Some("r".into());
+        let got = decode_subscription(&encode_subscription(&s)).unwrap();
+        assert_eq!(got.topics, ["t"]);
+        assert!(got.owned_partitions.is_empty());
+        assert_eq!((got.generation_id, got.rack_id), (None, None));
     }
 
     /// Bytes a Java 3.x consumer sends for `subscribe(["t"])` with the range assignor:
