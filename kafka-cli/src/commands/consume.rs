@@ -178,11 +178,7 @@ async fn assign(ctx: &Context, args: &ConsumeArgs) -> CliResult<Consumer> {
     let mut consumer = connect(ctx, &[("enable.auto.commit", "false")]).await?;
     let admin = ctx.admin().await?;
     let mut partitions: Vec<TopicPartition> =
-        partitions_of(&admin, &args.topic, &ctx.admin_options())
-            .await?
-            .into_iter()
-            .map(|tp| TopicPartition::new(tp.topic, tp.partition))
-            .collect();
+        partitions_of(&admin, &args.topic, &ctx.admin_options()).await?;
     admin.close();
     if let Some(p) = args.partition {
         if !partitions.iter().any(|tp| tp.partition == p) {
