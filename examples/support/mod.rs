@@ -28,32 +28,29 @@ impl ExampleCluster {
     /// `KAFKA_BOOTSTRAP` when set; otherwise a companion broker on a free local port, in
     /// memory or on `data_dir`.
     pub async fn start(data_dir: Option<PathBuf>) -> Result<Self, BrokerError> {
-        if let Some(bootstrap) = std::env::var(BOOTSTRAP_ENV)
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-        {
-            return Ok(Self {
-                bootstrap,
-                broker: None,
-            });
+        match Self::external(BOOTSTRAP_ENV) {
+            Some(cluster) => Ok(cluster),
+            None => Self::embedded(data_dir).await,
         }
-        Self::embedded(data_dir).await
     }
 
     /// For tests: the cluster `KAFKA_TEST_BOOTSTRAP` names (as every integration test of the
     /// workspace honours it), else a companion broker. `KAFKA_BOOTSTRAP` is ignored here, so a
     /// user's setting for the examples does not redirect `cargo test`.
     pub async fn for_tests() -> Result<Self, BrokerError> {
-        if let Some(bootstrap) = std::env::var("KAFKA_TEST_BOOTSTRAP")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-        {
-            return Ok(Self {
-                bootstrap,
-                broker: None,
-            });
+        match Self::external("KAFKA_TEST_BOOTSTRAP") {
+            Some(cluster) => Ok(cluster),
+            None => Self::embedded(None).await,
         }
-        Self::embedded(None).await
+    }
+
+    /// The cluster the environment variable `var` names, if it is set and not blank.
+    fn external(var: &str) -> Option<Self> {
+        let bootstrap = std::env::var(var).ok().filter(|s| !s.trim().is_empty())?;
+        Some(Self {
+            bootstrap,
+            broker: None,
+        })
     }
 
     /// Always a companion broker, whatever the environment says.

@@ -6,7 +6,7 @@
 //! every waiter at once and refuses new registrations, so a request can never be registered on
 //! a connection that is already gone and wait forever.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use kafka_protocol::ApiKey;
@@ -35,7 +35,6 @@ pub(crate) struct InFlight<W> {
     /// Kafka-compatible brokers (tansu) do; such a response is dropped instead of being taken
     /// for a protocol violation that closes the connection.
     unanswered: VecDeque<i32>,
-    unanswered_set: HashSet<i32>,
     closed: bool,
 }
 
@@ -48,7 +47,6 @@ impl<W> InFlight<W> {
             next_id: 0,
             pending: HashMap::new(),
             unanswered: VecDeque::new(),
-            unanswered_set: HashSet::new(),
             closed: false,
         }
     }
@@ -73,20 +71,24 @@ impl<W> InFlight<W> {
     /// that a response to it anyway is recognised ([`InFlight::was_unanswered`]).
     pub(crate) fn allocate_unanswered(&mut self) -> Option<i32> {
         let id = self.allocate()?;
-        if self.unanswered.len() == UNANSWERED_KEPT
-            && let Some(old) = self.unanswered.pop_front()
-        {
-            self.unanswered_set.remove(&old);
+        if self.unanswered.len() == UNANSWERED_KEPT {
+            self.unanswered.pop_front();
         }
         self.unanswered.push_back(id);
-        self.unanswered_set.insert(id);
         Some(id)
     }
 
     /// Whether `correlation_id` was handed out by [`InFlight::allocate_unanswered`] recently;
-    /// forgets it (a second response to it is a protocol violation).
+    /// forgets it (a second response to it is a protocol violation). A broker that answers
+    /// anyway answers in order, so the id is found at the front.
     pub(crate) fn was_unanswered(&mut self, correlation_id: i32) -> bool {
-        self.unanswered_set.remove(&correlation_id)
+        match self.unanswered.iter().position(|&id| id == correlation_id) {
+            Some(i) => {
+                self.unanswered.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Registers a request expecting a response; `None` once closed.
@@ -159,7 +161,6 @@ mod tests {
             t.allocate_unanswered().unwrap();
         }
         assert_eq!(t.unanswered.len(), UNANSWERED_KEPT);
-        assert_eq!(t.unanswered_set.len(), UNANSWERED_KEPT);
     }
 
     #[test]
