@@ -28,47 +28,8 @@ use crate::client::expect_response;
 use crate::retry::{Outcome, Policy, run_rounds};
 use crate::{AdminClient, AdminError, AdminOptions, PartitionResults, TopicPartition};
 
-/// A committed offset.
-///
-/// ```
-/// use kafka_admin::OffsetAndMetadata;
-///
-/// let o = OffsetAndMetadata::new(42).with_metadata("checkpoint 7");
-/// assert_eq!((o.offset, o.metadata.as_str()), (42, "checkpoint 7"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct OffsetAndMetadata {
-    /// The next offset to consume.
-    pub offset: i64,
-    /// The leader epoch of the last record consumed, when known (OffsetCommit v6+).
-    pub leader_epoch: Option<i32>,
-    /// Free-form metadata stored with the offset.
-    pub metadata: String,
-}
-
-impl OffsetAndMetadata {
-    /// `offset`, with no leader epoch and empty metadata.
-    pub fn new(offset: i64) -> Self {
-        Self {
-            offset,
-            leader_epoch: None,
-            metadata: String::new(),
-        }
-    }
-
-    /// Sets the metadata.
-    pub fn with_metadata(mut self, metadata: impl Into<String>) -> Self {
-        self.metadata = metadata.into();
-        self
-    }
-
-    /// Sets the leader epoch.
-    pub fn with_leader_epoch(mut self, epoch: i32) -> Self {
-        self.leader_epoch = Some(epoch);
-        self
-    }
-}
+/// A committed offset (the client core's type, shared with the consumer).
+pub use kafka_client::OffsetAndMetadata;
 
 /// Nests partitions under their topics, in a stable order.
 fn by_topic(tps: &[TopicPartition]) -> BTreeMap<&str, Vec<i32>> {

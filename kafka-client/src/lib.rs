@@ -37,10 +37,12 @@ pub mod connection;
 pub mod consumer_protocol;
 mod error;
 pub mod metadata;
+mod offset_and_metadata;
 pub mod security;
 mod topic_partition;
 
 pub use client::{Client, ClientBuilder, SendOptions, Target};
 pub use config::ClientConfig;
 pub use error::{Error, ErrorContext, ErrorKind, Result};
+pub use offset_and_metadata::OffsetAndMetadata;
 pub use topic_partition::TopicPartition;

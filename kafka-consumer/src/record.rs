@@ -75,34 +75,9 @@ impl ConsumerRecord {
     }
 }
 
-/// An offset to commit, or one that was committed: the next offset to read, the leader epoch
-/// of the record before it (for log truncation detection), and free-form metadata.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct OffsetAndMetadata {
-    /// The next offset the group should read.
-    pub offset: i64,
-    /// The leader epoch of the last record read, when known.
-    pub leader_epoch: Option<i32>,
-    /// Application metadata stored with the offset.
-    pub metadata: String,
-}
-
-impl OffsetAndMetadata {
-    /// `offset` with no epoch and no metadata.
-    pub fn new(offset: i64) -> Self {
-        Self {
-            offset,
-            leader_epoch: None,
-            metadata: String::new(),
-        }
-    }
-
-    /// The same offset with `metadata`.
-    pub fn with_metadata(mut self, metadata: impl Into<String>) -> Self {
-        self.metadata = metadata.into();
-        self
-    }
-}
+/// An offset to commit, or one that was committed (the client core's type, shared with the
+/// admin client).
+pub use kafka_client::OffsetAndMetadata;
 
 /// An offset found by timestamp ([`Consumer::offsets_for_times`](crate::Consumer::offsets_for_times)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
