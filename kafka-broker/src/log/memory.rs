@@ -7,7 +7,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::batches::{first_record_at_or_after, offset_of_max_timestamp, spans, stamp};
+use super::batches::{BatchSpan, first_record_at_or_after, offset_of_max_timestamp, spans, stamp};
 use super::segment::wall_clock_ms;
 use super::{AppendInfo, Log, LogConfig, LogError, ReadResult};
 
@@ -46,6 +46,30 @@ impl MemoryLog {
         self.batches.partition_point(|b| b.last_offset < offset)
     }
 
+    /// Stores the batches `spans` locate in `buf` (already checked and stamped) at the log end.
+    fn push(&mut self, buf: Bytes, spans: &[BatchSpan]) -> AppendInfo {
+        let appended_ms = wall_clock_ms();
+        let mut info = AppendInfo {
+            base_offset: self.end_offset,
+            last_offset: self.end_offset,
+            max_timestamp: -1,
+        };
+        for s in spans {
+            self.batches.push(StoredBatch {
+                base_offset: s.base_offset,
+                last_offset: s.last_offset,
+                max_timestamp: s.max_timestamp,
+                appended_ms,
+                data: buf.slice(s.pos..s.pos + s.len),
+            });
+            self.size += s.len as u64;
+            info.last_offset = s.last_offset;
+            info.max_timestamp = info.max_timestamp.max(s.max_timestamp);
+            self.end_offset = s.last_offset + 1;
+        }
+        info
+    }
+
     fn drop_front(&mut self, n: usize) {
         for b in self.batches.drain(..n) {
             self.size -= b.data.len() as u64;
@@ -62,51 +86,13 @@ impl Log for MemoryLog {
     ) -> Result<AppendInfo, LogError> {
         let (buf, spans) = stamp(batches, self.end_offset, leader_epoch, log_append_time)?;
         let buf: Bytes = BytesMut::freeze(buf);
-        let appended_ms = wall_clock_ms();
-        let mut info = AppendInfo {
-            base_offset: self.end_offset,
-            last_offset: self.end_offset,
-            max_timestamp: -1,
-        };
-        for s in &spans {
-            self.batches.push(StoredBatch {
-                base_offset: s.base_offset,
-                last_offset: s.last_offset,
-                max_timestamp: s.max_timestamp,
-                appended_ms,
-                data: buf.slice(s.pos..s.pos + s.len),
-            });
-            self.size += s.len as u64;
-            info.last_offset = s.last_offset;
-            info.max_timestamp = info.max_timestamp.max(s.max_timestamp);
-            self.end_offset = s.last_offset + 1;
-        }
-        Ok(info)
+        Ok(self.push(buf, &spans))
     }
 
     fn append_replicated(&mut self, batches: &[u8]) -> Result<AppendInfo, LogError> {
         let spans = spans(batches, self.end_offset)?;
         let buf = Bytes::copy_from_slice(batches);
-        let appended_ms = wall_clock_ms();
-        let mut info = AppendInfo {
-            base_offset: self.end_offset,
-            last_offset: self.end_offset,
-            max_timestamp: -1,
-        };
-        for s in &spans {
-            self.batches.push(StoredBatch {
-                base_offset: s.base_offset,
-                last_offset: s.last_offset,
-                max_timestamp: s.max_timestamp,
-                appended_ms,
-                data: buf.slice(s.pos..s.pos + s.len),
-            });
-            self.size += s.len as u64;
-            info.last_offset = s.last_offset;
-            info.max_timestamp = info.max_timestamp.max(s.max_timestamp);
-            self.end_offset = s.last_offset + 1;
-        }
-        Ok(info)
+        Ok(self.push(buf, &spans))
     }
 
     fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
