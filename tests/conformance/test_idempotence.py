@@ -235,16 +235,23 @@ def restart_under_producer(how):
     deadline = time.monotonic() + 10
     while sum(r is not None for r in deliveries.reports) < half // 4 and time.monotonic() < deadline:
         p.poll(0.001)
+    # Pause the broker and produce more, so requests are certainly unanswered when it goes
+    # away (stopping it outright raced the acknowledgements: on a fast run all were in).
+    os.kill(broker.pid, signal.SIGSTOP)
+    more = half + RECORDS // 4
+    produce(p, topic, tag, range(half, more), deliveries)
+    p.poll(0.2)
     acked = sum(r is not None for r in deliveries.reports)
     if how == "sigterm":
+        os.kill(broker.pid, signal.SIGCONT)
         code, killed = broker.stop()
         assert code == 0 and not killed, (code, killed)
     else:
         broker.kill()
-    log(f"    broker stopped ({how}) with {acked} of {half} queued records acknowledged")
-    assert acked < half, "everything was acknowledged before the restart: nothing was in flight"
+    log(f"    broker stopped ({how}) with {acked} of {more} queued records acknowledged")
+    assert acked < more, "everything was acknowledged before the restart: nothing was in flight"
     broker.start()
-    produce(p, topic, tag, range(half, RECORDS), deliveries)
+    produce(p, topic, tag, range(more, RECORDS), deliveries)
     left = p.flush(90)
     assert left == 0, f"{left} records not delivered"
     assert not fatal, fatal
@@ -268,14 +275,18 @@ def test_stall():
     # Time requests out quickly, so the stall outlasts them.
     p = producer(logger=rdlog, **{"socket.timeout.ms": 1000})
     dups_before = len(broker.grep(r"duplicate batch not appended"))
-    half = RECORDS // 2
-    produce(p, topic, tag, range(half), deliveries)
-    deadline = time.monotonic() + 10
-    while sum(r is not None for r in deliveries.reports) < half // 4 and time.monotonic() < deadline:
-        p.poll(0.001)
+    # A first quarter goes through before the stall, so the connection is up and producing.
+    quarter = RECORDS // 4
+    produce(p, topic, tag, range(quarter), deliveries)
+    assert p.flush(30) == 0, "the first quarter was not delivered before the stall"
     stopped_at = time.monotonic()
     os.kill(broker.pid, signal.SIGSTOP)
     try:
+        # The next half is produced while the broker is stopped: the kernel still accepts the
+        # requests on the open connection, so requests are certainly in flight during the
+        # stall (producing before it raced the acknowledgements: on a fast run everything
+        # was acknowledged before SIGSTOP and nothing timed out).
+        produce(p, topic, tag, range(quarter, 3 * quarter), deliveries)
         # Until librdkafka times its requests out (it then drops the connection and resends
         # them on a new one, which the kernel accepts for the stopped broker).
         while time.monotonic() < stopped_at + 8 and timeouts.produce == 0:
@@ -283,8 +294,8 @@ def test_stall():
     finally:
         os.kill(broker.pid, signal.SIGCONT)
     log(f"    broker stopped for {time.monotonic() - stopped_at:.1f}s; {timeouts.produce} produce requests timed out")
-    assert timeouts.produce > 0, "no produce request was in flight during the stall"
-    produce(p, topic, tag, range(half, RECORDS), deliveries)
+    assert timeouts.produce > 0, "no produce request timed out during the stall"
+    produce(p, topic, tag, range(3 * quarter, RECORDS), deliveries)
     left = p.flush(90)
     assert left == 0, f"{left} records not delivered"
     assert not fatal, fatal
