@@ -18,11 +18,15 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use kafka_client::backoff::ExponentialBackoff;
 use kafka_protocol::EncodeError;
 use kafka_protocol::compression::Compression;
 use kafka_protocol::records::{BatchHeader, BatchOptions};
 
+mod pool;
+
+use self::pool::BufferPool;
 use crate::batch::{ProducerBatch, RecordInput};
 use crate::delivery::BatchShared;
 use crate::idempotence::Idempotence;
@@ -160,6 +164,8 @@ pub(crate) struct RecordAccumulator {
     /// When each broker last had something ready and last had a request taken (for
     /// `partitioner.availability.timeout.ms`).
     node_stats: HashMap<i32, NodeStats>,
+    /// Buffers of completed batches, for new batches.
+    pool: BufferPool,
 }
 
 impl RecordAccumulator {
@@ -176,6 +182,16 @@ impl RecordAccumulator {
             rng: Rng::new(seed),
             drain_rotation: 0,
             node_stats: HashMap::new(),
+            pool: BufferPool::default(),
+        }
+    }
+
+    /// Keeps completed batches' buffers for new batches (see [`BufferPool`]).
+    pub(crate) fn recycle(&mut self, buffers: impl IntoIterator<Item = BytesMut>) {
+        let largest = 2 * self.config.batch_size.max(BatchHeader::SIZE);
+        for buf in buffers {
+            self.pool
+                .put(buf, largest, self.used_memory, self.config.buffer_memory);
         }
     }
 
@@ -257,7 +273,13 @@ impl RecordAccumulator {
                     return Err(AppendError::NoMemory);
                 }
                 let id = self.next_id;
-                let mut batch = ProducerBatch::new(
+                let buffer = self.pool.take(
+                    ProducerBatch::initial_capacity(write_limit, reserve),
+                    reserve,
+                    self.used_memory,
+                    self.config.buffer_memory,
+                );
+                let mut batch = ProducerBatch::with_buffer(
                     id,
                     tq.name.clone(),
                     partition,
@@ -270,6 +292,7 @@ impl RecordAccumulator {
                     reserve,
                     self.config.track_timestamps,
                     now,
+                    buffer,
                 );
                 let (i, added) = batch
                     .try_append(record)
@@ -468,18 +491,20 @@ impl RecordAccumulator {
             }
             let mut batch = queue.batches.pop_front().expect("front exists");
             let was_open = !batch.is_closed();
+            // Sequenced before it is built, so the build writes the stamp (a batch that then
+            // fails to build fails like any sequenced batch: its sequence is given up).
+            if idempotence.enabled()
+                && batch.stamp.is_none()
+                && let Some(stamp) = idempotence.assign(&name, p, batch.records)
+            {
+                batch.set_stamp(stamp);
+            }
             if let Err(e) = batch.close() {
                 failed.push((batch, e));
                 continue;
             }
             if was_open && self.config.compression != Compression::None {
                 tq.ratio = update_ratio(tq.ratio, batch.size(), batch.uncompressed);
-            }
-            if idempotence.enabled()
-                && batch.stamp.is_none()
-                && let Some(stamp) = idempotence.assign(&name, p, batch.records)
-            {
-                batch.set_stamp(stamp);
             }
             if idempotence.enabled() {
                 idempotence.on_sent(&name, p);

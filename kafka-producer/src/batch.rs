@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::EncodeError;
 use kafka_protocol::records::{
     BatchHeader, BatchOptions, RecordBatchBuilder, RecordHeader, RecordSetReader,
@@ -118,7 +118,45 @@ impl ProducerBatch {
         track_timestamps: bool,
         now: Instant,
     ) -> Self {
-        let capacity = write_limit.min(reserved.max(BatchHeader::SIZE));
+        Self::with_buffer(
+            id,
+            topic,
+            partition,
+            options,
+            write_limit,
+            reserved,
+            track_timestamps,
+            now,
+            None,
+        )
+    }
+
+    /// The buffer a batch of `write_limit` bytes reserving `reserved` starts with.
+    pub(crate) fn initial_capacity(write_limit: usize, reserved: usize) -> usize {
+        write_limit.min(reserved.max(BatchHeader::SIZE))
+    }
+
+    /// Like [`new`](Self::new), writing into `buffer` when one is given (a recycled one of
+    /// at least [`initial_capacity`](Self::initial_capacity)).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn with_buffer(
+        id: u64,
+        topic: Arc<str>,
+        partition: i32,
+        options: BatchOptions,
+        write_limit: usize,
+        reserved: usize,
+        track_timestamps: bool,
+        now: Instant,
+        buffer: Option<BytesMut>,
+    ) -> Self {
+        let builder = match buffer {
+            Some(buf) => RecordBatchBuilder::with_buffer(options, buf),
+            None => RecordBatchBuilder::with_capacity(
+                options,
+                Self::initial_capacity(write_limit, reserved),
+            ),
+        };
         Self {
             id,
             shared: BatchShared::new(topic.clone(), partition),
@@ -126,7 +164,7 @@ impl ProducerBatch {
             partition,
             created: now,
             records: 0,
-            body: Body::Open(RecordBatchBuilder::with_capacity(options, capacity)),
+            body: Body::Open(builder),
             write_limit,
             reserved,
             callbacks: Vec::new(),
@@ -188,25 +226,36 @@ impl ProducerBatch {
     /// Builds the batch (compressing it) if it is still open.
     pub(crate) fn close(&mut self) -> Result<(), EncodeError> {
         if let Body::Open(_) = &self.body {
-            let Body::Open(builder) = std::mem::replace(&mut self.body, Body::Closed(Bytes::new()))
+            let Body::Open(mut builder) =
+                std::mem::replace(&mut self.body, Body::Closed(Bytes::new()))
             else {
                 unreachable!("checked above")
             };
-            let mut bytes = builder.build()?;
-            if let Some(stamp) = self.stamp {
-                bytes = write_stamp(bytes, stamp);
+            if let Some(s) = self.stamp {
+                // Built with the stamp: one pass of the CRC.
+                builder.set_producer(s.producer_id, s.epoch, s.base_sequence);
             }
-            self.body = Body::Closed(bytes);
+            self.body = Body::Closed(builder.build()?);
         }
         Ok(())
     }
 
-    /// Sets the idempotent fields, rewriting the closed bytes when they carry others.
+    /// Sets the idempotent fields: the build uses them, or the closed bytes are rewritten
+    /// (an epoch bump's restamp).
     pub(crate) fn set_stamp(&mut self, stamp: ProducerStamp) {
         self.stamp = Some(stamp);
         if let Body::Closed(bytes) = &mut self.body {
             let current = std::mem::take(bytes);
             *bytes = write_stamp(current, stamp);
+        }
+    }
+
+    /// Takes the built bytes' buffer back for another batch, when nothing else holds them
+    /// (a completed batch: its requests are gone).
+    pub(crate) fn take_buffer(&mut self) -> Option<BytesMut> {
+        match &mut self.body {
+            Body::Closed(b) => std::mem::take(b).try_into_mut().ok(),
+            Body::Open(_) => None,
         }
     }
 

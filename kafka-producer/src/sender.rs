@@ -608,11 +608,16 @@ impl Sender {
             return;
         }
         let listener = self.shared.listener.as_deref();
-        for (batch, result) in done {
+        let mut buffers = Vec::with_capacity(done.len());
+        for (mut batch, result) in done {
             if result.is_err() {
                 self.shared.metrics.errors(batch.records);
             }
+            buffers.extend(batch.take_buffer());
             batch.complete(result, listener);
+        }
+        if !buffers.is_empty() {
+            self.shared.state.lock().acc.recycle(buffers);
         }
         if freed {
             self.shared.memory.notify_waiters();

@@ -95,6 +95,18 @@ pub fn decode_request(frame: &Bytes) -> Result<RequestFrame, DecodeError> {
 /// Encodes a request with its 4-byte size prefix, in one allocation. The API and version come
 /// from `header`; the body must be of the same API.
 pub fn encode_request(header: &RequestHeader, body: &RequestBody) -> Result<BytesMut, EncodeError> {
+    let mut buf = BytesMut::new();
+    encode_request_into(header, body, &mut buf)?;
+    Ok(buf)
+}
+
+/// Like [`encode_request`], appending to `buf` (reserving the frame's size at once), so a
+/// connection can reuse the buffers of frames already written.
+pub fn encode_request_into(
+    header: &RequestHeader,
+    body: &RequestBody,
+    buf: &mut BytesMut,
+) -> Result<(), EncodeError> {
     let version = header.request_api_version;
     let api = body.api_key();
     if header.request_api_key != api.key() {
@@ -106,12 +118,13 @@ pub fn encode_request(header: &RequestHeader, body: &RequestBody) -> Result<Byte
     }
     let hv = api.request_header_version(version);
     let size = header.encoded_size(hv)? + body.encoded_size(version)?;
-    let mut buf = BytesMut::with_capacity(4 + size);
+    let start = buf.len();
+    buf.reserve(4 + size);
     buf.put_i32(frame_size(size)?);
-    header.encode(&mut buf, hv)?;
-    body.encode(&mut buf, version)?;
-    debug_assert_eq!(buf.len(), 4 + size);
-    Ok(buf)
+    header.encode(buf, hv)?;
+    body.encode(buf, version)?;
+    debug_assert_eq!(buf.len() - start, 4 + size);
+    Ok(())
 }
 
 /// Decodes a response frame (without its size prefix) to a request of `api` at `version`.

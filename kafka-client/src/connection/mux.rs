@@ -17,7 +17,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::{FrameSplitter, decode_response, encode_request, peek_correlation_id};
+use kafka_protocol::frame::{
+    FrameSplitter, decode_response, encode_request_into, peek_correlation_id,
+};
 use kafka_protocol::messages::request_header::RequestHeader;
 use kafka_protocol::messages::{RequestBody, ResponseBody};
 use kafka_protocol::{ApiKey, KStr};
@@ -53,9 +55,28 @@ struct Core {
     /// Milliseconds since `epoch` at the last request or response (for idle reaping).
     last_active: AtomicU64,
     epoch: Instant,
+    /// Guards the buffers of frames already written, reused for new frames (a produce
+    /// request's frame is as large as its batches: a fresh one each time costs an allocation
+    /// and page faults, and a free on another thread's arena).
+    frames: Mutex<Vec<BytesMut>>,
 }
 
+/// Written frames' buffers kept per connection, and the largest kept.
+const FRAMES_KEPT: usize = 8;
+const FRAME_KEPT_MAX: usize = 1 << 20;
+
 impl Core {
+    /// Keeps a written frame's buffer for a later frame.
+    fn recycle_frame(&self, mut frame: BytesMut) {
+        if frame.capacity() <= FRAME_KEPT_MAX {
+            frame.clear();
+            let mut frames = self.frames.lock();
+            if frames.len() < FRAMES_KEPT {
+                frames.push(frame);
+            }
+        }
+    }
+
     fn touch(&self) {
         let ms = self.epoch.elapsed().as_millis() as u64;
         self.last_active.store(ms, Ordering::Relaxed);
@@ -138,6 +159,7 @@ impl Mux {
             tasks: Mutex::new(Vec::new()),
             last_active: AtomicU64::new(0),
             epoch: Instant::now(),
+            frames: Mutex::new(Vec::new()),
         });
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let span = tracing::Span::current();
@@ -173,13 +195,15 @@ impl Mux {
             client_id: Some(self.client_id.clone()),
             ..Default::default()
         };
-        encode_request(&header, body).map_err(|source| {
+        let mut frame = self.core.frames.lock().pop().unwrap_or_default();
+        encode_request_into(&header, body, &mut frame).map_err(|source| {
             Error::new(ErrorKind::Encode {
                 api,
                 version,
                 source,
             })
-        })
+        })?;
+        Ok(frame)
     }
 
     /// Sends a request and waits up to `timeout` for its raw response frame (header included).
@@ -412,6 +436,7 @@ async fn write_loop(
                 core.close(io_closed("write failed", e));
                 return;
             }
+            core.recycle_frame(o.frame);
             acks.extend(o.written);
             next = rx.try_recv().ok();
         }

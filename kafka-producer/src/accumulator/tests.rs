@@ -201,6 +201,50 @@ fn memory_is_reserved_per_batch_and_released_on_completion() {
 }
 
 #[test]
+fn completed_batches_buffers_are_reused_within_buffer_memory() {
+    let cluster = FakeCluster::with("t", &[Some(1), Some(1)]);
+    let mut acc = RecordAccumulator::new(
+        AccumulatorConfig {
+            buffer_memory: 2500,
+            ..config()
+        },
+        1,
+    );
+    let mut idem = Idempotence::new(false);
+    let t0 = Instant::now();
+    acc.append("t", Some(0), &record(V), &cluster, t0).unwrap();
+    acc.append("t", Some(1), &record(V), &cluster, t0).unwrap();
+    let (mut drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
+    let mut buffers = Vec::new();
+    let mut addresses = Vec::new();
+    for mut b in drained.remove(0).1 {
+        acc.on_answered(&b, &mut idem);
+        acc.release(&b);
+        let buf = b
+            .take_buffer()
+            .expect("nothing else holds a completed batch's bytes");
+        addresses.push(buf.as_ptr());
+        buffers.push(buf);
+    }
+    acc.recycle(buffers);
+    assert_eq!(acc.pool.held(), 2 * 1000, "both kept: 2000 of 2500 bytes");
+    // The next batch is built in a recycled buffer, not a fresh one.
+    acc.append("t", Some(0), &record(V), &cluster, t0).unwrap();
+    assert_eq!(acc.pool.held(), 1000);
+    let (drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
+    let bytes = drained[0].1[0].bytes();
+    assert!(addresses.contains(&bytes.as_ptr()));
+    let records: Vec<_> = RecordSetReader::new(bytes)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(records.len(), 1, "the old contents are gone");
+    // The other recycled buffer serves the next batch.
+    acc.append("t", Some(1), &record(V), &cluster, t0).unwrap();
+    assert_eq!(acc.pool.held(), 0);
+    assert!(acc.used_memory() + acc.pool.held() <= 2500);
+}
+
+#[test]
 fn a_record_larger_than_batch_size_gets_a_batch_of_its_own() {
     let cluster = FakeCluster::with("t", &[Some(1)]);
     let mut acc = RecordAccumulator::new(config(), 1);

@@ -97,7 +97,16 @@ impl RecordBatchBuilder {
     /// A builder whose buffer first holds `capacity` bytes (header included), for callers
     /// that know the batch size they aim for.
     pub fn with_capacity(options: BatchOptions, capacity: usize) -> Self {
-        let mut buf = BytesMut::with_capacity(capacity.max(BatchHeader::SIZE));
+        Self::with_buffer(
+            options,
+            BytesMut::with_capacity(capacity.max(BatchHeader::SIZE)),
+        )
+    }
+
+    /// A builder writing into `buf` (cleared first): a producer reuses the buffers of
+    /// batches already sent instead of allocating fresh ones.
+    pub fn with_buffer(options: BatchOptions, mut buf: BytesMut) -> Self {
+        buf.clear();
         buf.resize(BatchHeader::SIZE, 0);
         Self {
             options,
@@ -112,6 +121,15 @@ impl RecordBatchBuilder {
     /// The options the batch is built with.
     pub fn options(&self) -> &BatchOptions {
         &self.options
+    }
+
+    /// Sets the idempotent producer's fields the batch is built with (a producer learns the
+    /// base sequence only when it sends the batch; setting them before [`build`](Self::build)
+    /// spares rewriting the header and computing the CRC twice).
+    pub fn set_producer(&mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) {
+        self.options.producer_id = producer_id;
+        self.options.producer_epoch = producer_epoch;
+        self.options.base_sequence = base_sequence;
     }
 
     /// Appends a record at the next offset (`base_offset` + records so far) and returns that
