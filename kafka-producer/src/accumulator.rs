@@ -27,7 +27,7 @@ use kafka_protocol::records::{BatchHeader, BatchOptions};
 mod pool;
 
 use self::pool::BufferPool;
-use crate::batch::{ProducerBatch, RecordInput};
+use crate::batch::{Callback, ProducerBatch, RecordInput};
 use crate::delivery::BatchShared;
 use crate::idempotence::Idempotence;
 use crate::partitioner::{Rng, StickyPartitioner};
@@ -110,6 +110,8 @@ struct TopicQueues {
 /// Where a record went.
 #[derive(Debug)]
 pub(crate) struct Appended {
+    /// The partition chosen (the sticky partitioner's, when none was given).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub partition: i32,
     pub shared: Arc<BatchShared>,
     pub index: u32,
@@ -208,11 +210,26 @@ impl RecordAccumulator {
 
     /// Appends a record to `partition`, or to the sticky partition when `None` (the topic
     /// must be known to `cluster`).
+    #[cfg(test)]
     pub(crate) fn append(
         &mut self,
         topic: &str,
         partition: Option<i32>,
         record: &RecordInput<'_>,
+        cluster: &dyn ClusterView,
+        now: Instant,
+    ) -> Result<Appended, AppendError> {
+        self.append_with(topic, partition, record, &mut None, cluster, now)
+    }
+
+    /// Like `append`, registering `callback` (taken only on success) with the record's
+    /// batch in the same step.
+    pub(crate) fn append_with(
+        &mut self,
+        topic: &str,
+        partition: Option<i32>,
+        record: &RecordInput<'_>,
+        callback: &mut Option<Callback>,
         cluster: &dyn ClusterView,
         now: Instant,
     ) -> Result<Appended, AppendError> {
@@ -255,6 +272,11 @@ impl RecordAccumulator {
                 .try_append(record)
                 .map_err(AppendError::Encode)?
                 .map(|(i, added)| (i, added, last.shared.clone(), false));
+            if let Some((i, ..)) = &appended
+                && let Some(cb) = callback.take()
+            {
+                last.add_callback(*i, record.timestamp, cb);
+            }
         }
         let (record_index, added, shared, new_batch) = match appended {
             Some(a) => a,
@@ -298,6 +320,9 @@ impl RecordAccumulator {
                     .try_append(record)
                     .map_err(AppendError::Encode)?
                     .expect("a new batch takes its first record");
+                if let Some(cb) = callback.take() {
+                    batch.add_callback(i, record.timestamp, cb);
+                }
                 self.next_id += 1;
                 self.used_memory += reserve;
                 *self.incomplete.entry(id).or_insert(0) += 1;
@@ -318,32 +343,6 @@ impl RecordAccumulator {
             index: record_index,
             wake_sender: new_batch || last_full,
         })
-    }
-
-    /// Adds a callback to a record just appended (call under the same lock as `append`, so
-    /// the batch is still queued).
-    pub(crate) fn add_callback(
-        &mut self,
-        topic: &str,
-        partition: i32,
-        shared: &Arc<BatchShared>,
-        index: u32,
-        timestamp: i64,
-        callback: crate::batch::Callback,
-    ) {
-        if let Some(batch) = self
-            .topics
-            .get_mut(topic)
-            .and_then(|t| t.partitions.get_mut(partition as usize))
-            .and_then(|q| {
-                q.batches
-                    .iter_mut()
-                    .rev()
-                    .find(|b| Arc::ptr_eq(&b.shared, shared))
-            })
-        {
-            batch.add_callback(index, timestamp, callback);
-        }
     }
 
     /// Which brokers have something to send now, and when to look again.

@@ -41,6 +41,9 @@ pub(crate) struct ProducerStamp {
     pub base_sequence: i32,
 }
 
+/// The most callbacks a batch makes room for up front.
+const MAX_CALLBACKS_RESERVED: usize = 1024;
+
 // Byte positions of the producer fields in a v2 batch header.
 const PRODUCER_ID_AT: usize = 43;
 
@@ -216,6 +219,13 @@ impl ProducerBatch {
 
     /// Adds a callback for record `index`.
     pub(crate) fn add_callback(&mut self, index: u32, timestamp: i64, callback: Callback) {
+        if self.callbacks.capacity() == 0 {
+            // Room for as many callbacks as records of this size fit in the batch, so the
+            // vector does not grow (and reallocate) record by record.
+            let record = self.uncompressed.saturating_sub(BatchHeader::SIZE).max(1);
+            self.callbacks
+                .reserve((self.write_limit / record).clamp(1, MAX_CALLBACKS_RESERVED));
+        }
         self.callbacks.push(PendingCallback {
             index,
             timestamp,

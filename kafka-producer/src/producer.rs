@@ -424,18 +424,8 @@ impl<K, V> Producer<K, V> {
         // The clock was read at the start; a send that had to wait reads it again.
         let attempt = |callback: &mut Option<Callback>, now: Instant| {
             let mut st = shared.state.lock();
-            let appended = st.acc.append(topic, partition, &input, &*cluster, now)?;
-            if let Some(cb) = callback.take() {
-                st.acc.add_callback(
-                    topic,
-                    appended.partition,
-                    &appended.shared,
-                    appended.index,
-                    timestamp,
-                    cb,
-                );
-            }
-            Ok(appended)
+            st.acc
+                .append_with(topic, partition, &input, callback, &*cluster, now)
         };
         let mut waiting = false;
         let stop_waiting = |waiting: bool| {
