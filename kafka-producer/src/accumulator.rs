@@ -301,7 +301,7 @@ impl RecordAccumulator {
                     self.used_memory,
                     self.config.buffer_memory,
                 );
-                let mut batch = ProducerBatch::with_buffer(
+                let mut batch = ProducerBatch::new(
                     id,
                     tq.name.clone(),
                     partition,

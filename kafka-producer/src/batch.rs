@@ -110,39 +110,15 @@ impl RecordInput<'_> {
 }
 
 impl ProducerBatch {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        id: u64,
-        topic: Arc<str>,
-        partition: i32,
-        options: BatchOptions,
-        write_limit: usize,
-        reserved: usize,
-        track_timestamps: bool,
-        now: Instant,
-    ) -> Self {
-        Self::with_buffer(
-            id,
-            topic,
-            partition,
-            options,
-            write_limit,
-            reserved,
-            track_timestamps,
-            now,
-            None,
-        )
-    }
-
     /// The buffer a batch of `write_limit` bytes reserving `reserved` starts with.
     pub(crate) fn initial_capacity(write_limit: usize, reserved: usize) -> usize {
         write_limit.min(reserved.max(BatchHeader::SIZE))
     }
 
-    /// Like [`new`](Self::new), writing into `buffer` when one is given (a recycled one of
-    /// at least [`initial_capacity`](Self::initial_capacity)).
+    /// A new open batch, writing into `buffer` when one is given (a recycled one of at
+    /// least [`initial_capacity`](Self::initial_capacity)).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn with_buffer(
+    pub(crate) fn new(
         id: u64,
         topic: Arc<str>,
         partition: i32,
@@ -364,6 +340,7 @@ impl ProducerBatch {
                         0,
                         self.timestamps.is_some(),
                         now,
+                        None,
                     );
                     part.created = self.created;
                     part.try_append(&input)?;

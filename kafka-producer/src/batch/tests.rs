@@ -12,6 +12,7 @@ fn batch(limit: usize) -> ProducerBatch {
         limit,
         true,
         Instant::now(),
+        None,
     )
 }
 

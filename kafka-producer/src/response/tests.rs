@@ -13,6 +13,7 @@ fn batch(records: usize) -> ProducerBatch {
         0,
         false,
         Instant::now(),
+        None,
     );
     for _ in 0..records {
         b.try_append(&RecordInput {
