@@ -1,10 +1,12 @@
-//! A group shared with confluent-kafka (librdkafka) members, for each protocol both sides
-//! speak: `range` (eager) and `cooperative-sticky`. Whichever member leads, the other must
-//! decode its subscription and assignment, the partitions must be split without overlap, and
-//! when the librdkafka member leaves, ours takes everything over.
+//! Groups shared with other clients' members: confluent-kafka (librdkafka) for each protocol
+//! both sides speak, `range` (eager) and `cooperative-sticky`; and three-client groups of
+//! ours, confluent-kafka and kafka-python (`range`, `roundrobin`; `sticky` with kafka-python
+//! alone, librdkafka has no eager sticky). Whichever member leads, the others must decode its
+//! subscription and assignment, the partitions must be split without overlap, and when the
+//! Python members leave, ours takes everything over.
 //!
-//! Runs only when `KAFKA_SDK_PYTHON` names a Python with `confluent_kafka` (e.g.
-//! `/work/main/.venv/bin/python`); otherwise it prints a note and passes.
+//! Runs only when `KAFKA_SDK_PYTHON` names a Python with `confluent_kafka` and `kafka`
+//! (kafka-python), as `cargo xtask test` sets up; otherwise it prints a note and passes.
 
 mod support;
 
@@ -19,7 +21,8 @@ use parking_lot::Mutex;
 use support::worker::Worker;
 use support::{TestCluster, eventually, unique};
 
-const SCRIPT: &str = r#"
+/// A confluent-kafka member.
+const CONFLUENT: &str = r#"
 import json, os, sys, time
 from confluent_kafka import Consumer
 bootstrap, group, topic, strategy, stopfile = sys.argv[1:6]
@@ -44,6 +47,36 @@ c.close()
 print('CLOSED', flush=True)
 "#;
 
+/// A kafka-python member, printing the same lines.
+const KAFKA_PYTHON: &str = r#"
+import json, os, sys, time
+from kafka import KafkaConsumer
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+bootstrap, group, topic, strategy, stopfile = sys.argv[1:6]
+assignor = {'range': RangePartitionAssignor, 'roundrobin': RoundRobinPartitionAssignor,
+            'sticky': StickyPartitionAssignor}[strategy]
+c = KafkaConsumer(
+    bootstrap_servers=bootstrap, group_id=group, partition_assignment_strategy=[assignor],
+    auto_offset_reset='earliest', session_timeout_ms=6000, heartbeat_interval_ms=300,
+    enable_auto_commit=True, auto_commit_interval_ms=200,
+)
+c.subscribe([topic])
+last = None
+deadline = time.time() + 120
+while time.time() < deadline and not os.path.exists(stopfile):
+    for records in c.poll(timeout_ms=50).values():
+        for m in records:
+            print('RECORD ' + m.value.decode(), flush=True)
+    a = sorted(tp.partition for tp in c.assignment())
+    if a != last:
+        print('ASSIGN ' + json.dumps(a), flush=True)
+        last = a
+c.close()
+print('CLOSED', flush=True)
+"#;
+
 struct PyMember {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
@@ -51,10 +84,17 @@ struct PyMember {
 }
 
 impl PyMember {
-    fn start(python: &str, bootstrap: &str, group: &str, topic: &str, strategy: &str) -> Self {
+    fn start(
+        python: &str,
+        code: &str,
+        bootstrap: &str,
+        group: &str,
+        topic: &str,
+        strategy: &str,
+    ) -> Self {
         let dir = std::env::temp_dir();
         let script = dir.join(format!("{}.py", unique("mixed")));
-        std::fs::write(&script, SCRIPT).unwrap();
+        std::fs::write(&script, code).unwrap();
         let stopfile = dir.join(unique("stop"));
         let mut child = Command::new(python)
             .arg(&script)
@@ -148,10 +188,24 @@ async fn mixed_group_with_librdkafka_members() {
         let (py, ours) = if rust_leads {
             let ours = Worker::start("rust", config, &[&topic]).await;
             eventually("ours has everything", || async { ours.assigned() == all }).await;
-            let py = PyMember::start(&python, cluster.bootstrap(), &group, &topic, strategy);
+            let py = PyMember::start(
+                &python,
+                CONFLUENT,
+                cluster.bootstrap(),
+                &group,
+                &topic,
+                strategy,
+            );
             (py, ours)
         } else {
-            let py = PyMember::start(&python, cluster.bootstrap(), &group, &topic, strategy);
+            let py = PyMember::start(
+                &python,
+                CONFLUENT,
+                cluster.bootstrap(),
+                &group,
+                &topic,
+                strategy,
+            );
             eventually("the librdkafka member has everything", || async {
                 py.assignment(&topic) == all
             })
@@ -195,6 +249,92 @@ async fn mixed_group_with_librdkafka_members() {
         eventually("ours consumes the new records", || async {
             let got: BTreeSet<String> = ours.values().into_iter().collect();
             fresh.iter().all(|v| got.contains(v))
+        })
+        .await;
+        ours.close().await;
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_of_three_clients() {
+    let Some(python) = std::env::var("KAFKA_SDK_PYTHON")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        println!(
+            "skipped: set KAFKA_SDK_PYTHON to a Python with confluent_kafka and kafka-python to run the mixed-group test"
+        );
+        return;
+    };
+    let cluster = TestCluster::start().await;
+    let topic = unique("mixed3");
+    cluster.create_topic(&topic, 6, 1).await;
+    cluster.fill(&topic, 6, 10).await;
+    let all: BTreeSet<TopicPartition> = (0..6).map(|p| TopicPartition::new(&topic, p)).collect();
+    // (strategy, with a confluent-kafka member, whether ours joins first and leads; else the
+    // kafka-python member does).
+    for (strategy, with_confluent, ours_leads) in [
+        ("range", true, false),
+        ("roundrobin", true, false),
+        ("sticky", false, false),
+        ("range", true, true),
+        ("sticky", false, true),
+    ] {
+        let group = unique(strategy);
+        let start =
+            |code| PyMember::start(&python, code, cluster.bootstrap(), &group, &topic, strategy);
+        let config = cluster
+            .consumer_config(Some(&group))
+            .with_assignors([strategy])
+            .with_session_timeout(Duration::from_secs(6))
+            .with_heartbeat_interval(Duration::from_millis(300));
+        let (ours, kp) = if ours_leads {
+            let ours = Worker::start("rust", config, &[&topic]).await;
+            eventually("ours has everything", || async { ours.assigned() == all }).await;
+            (ours, start(KAFKA_PYTHON))
+        } else {
+            let kp = start(KAFKA_PYTHON);
+            eventually("the kafka-python member has everything", || async {
+                kp.assignment(&topic) == all
+            })
+            .await;
+            (Worker::start("rust", config, &[&topic]).await, kp)
+        };
+        let ck = with_confluent.then(|| start(CONFLUENT));
+        let members = if with_confluent { 3 } else { 2 };
+        eventually(
+            &format!("{strategy}: split among {members} clients"),
+            || async {
+                let mut shares = vec![ours.assigned(), kp.assignment(&topic)];
+                shares.extend(ck.as_ref().map(|c| c.assignment(&topic)));
+                let union: BTreeSet<_> = shares.iter().flatten().cloned().collect();
+                shares.iter().all(|s| s.len() == 6 / members)
+                    && shares.iter().map(BTreeSet::len).sum::<usize>() == 6
+                    && union == all
+            },
+        )
+        .await;
+        let fresh: Vec<String> = (0..6).map(|p| format!("{group}-all-{p}")).collect();
+        for (p, v) in fresh.iter().enumerate() {
+            cluster
+                .produce(&topic, p as i32, std::slice::from_ref(v))
+                .await;
+        }
+        eventually("every member consumes its partitions", || async {
+            let mut got: BTreeSet<String> = ours.values().into_iter().collect();
+            got.extend(kp.values());
+            got.extend(ck.iter().flat_map(PyMember::values));
+            fresh.iter().all(|v| got.contains(v))
+        })
+        .await;
+        // The Python members leave: ours takes everything over.
+        kp.stop();
+        if let Some(ck) = ck {
+            ck.stop();
+        }
+        eventually(&format!("{strategy}: ours has everything"), || async {
+            ours.assigned() == all
         })
         .await;
         ours.close().await;
