@@ -49,12 +49,13 @@ print('CLOSED', flush=True)
 
 /// A kafka-python member, printing the same lines.
 const KAFKA_PYTHON: &str = r#"
-import json, os, sys, time
+import json, logging, os, sys, time
 from kafka import KafkaConsumer
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 bootstrap, group, topic, strategy, stopfile = sys.argv[1:6]
+logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(message)s')
 assignor = {'range': RangePartitionAssignor, 'roundrobin': RoundRobinPartitionAssignor,
             'sticky': StickyPartitionAssignor}[strategy]
 c = KafkaConsumer(
@@ -62,6 +63,10 @@ c = KafkaConsumer(
     auto_offset_reset='earliest', session_timeout_ms=6000, heartbeat_interval_ms=300,
     enable_auto_commit=True, auto_commit_interval_ms=200,
 )
+# The topic's metadata first: kafka-python 3.0.12 can hang (sync answered, assignment never
+# applied, heartbeats stopped) when its first join lacks it and it rejoins at once.
+while not c.partitions_for_topic(topic):
+    time.sleep(0.05)
 c.subscribe([topic])
 last = None
 deadline = time.time() + 120
@@ -76,6 +81,19 @@ while time.time() < deadline and not os.path.exists(stopfile):
 c.close()
 print('CLOSED', flush=True)
 "#;
+
+impl Drop for PyMember {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- python member output:");
+            for line in self.lines.lock().iter() {
+                eprintln!("{line}");
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 struct PyMember {
     child: Child,
@@ -101,6 +119,7 @@ impl PyMember {
             .args([bootstrap, group, topic, strategy])
             .arg(&stopfile)
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("python starts");
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -109,6 +128,14 @@ impl PyMember {
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 sink.lock().push(line);
+            }
+        });
+        // Its log and errors, kept with the rest for a failing test to print.
+        let err = child.stderr.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().push(format!("stderr: {line}"));
             }
         });
         Self {
@@ -143,7 +170,7 @@ impl PyMember {
             .collect()
     }
 
-    fn stop(mut self) {
+    fn stop(self) {
         std::fs::write(&self.stopfile, b"stop").unwrap();
         for _ in 0..200 {
             if self.lines.lock().iter().any(|l| l == "CLOSED") {
@@ -151,8 +178,7 @@ impl PyMember {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Dropping kills and reaps it.
     }
 }
 
