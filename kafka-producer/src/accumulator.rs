@@ -27,7 +27,7 @@ use kafka_protocol::records::{BatchHeader, BatchOptions};
 mod pool;
 
 use self::pool::BufferPool;
-use crate::batch::{Callback, ProducerBatch, RecordInput};
+use crate::batch::{DeliveryCallback, ProducerBatch, RecordInput};
 use crate::delivery::BatchShared;
 use crate::idempotence::Idempotence;
 use crate::partitioner::{Rng, StickyPartitioner};
@@ -219,19 +219,26 @@ impl RecordAccumulator {
         cluster: &dyn ClusterView,
         now: Instant,
     ) -> Result<Appended, AppendError> {
-        self.append_with(topic, partition, record, &mut None, cluster, now)
+        self.append_with(
+            topic,
+            partition,
+            record,
+            &mut None::<fn(Result<crate::record::RecordMetadata, crate::error::ProducerError>)>,
+            cluster,
+            || now,
+        )
     }
 
     /// Like `append`, registering `callback` (taken only on success) with the record's
-    /// batch in the same step.
-    pub(crate) fn append_with(
+    /// batch in the same step; the clock is read only when the record starts a batch.
+    pub(crate) fn append_with<C: DeliveryCallback>(
         &mut self,
         topic: &str,
         partition: Option<i32>,
         record: &RecordInput<'_>,
-        callback: &mut Option<Callback>,
+        callback: &mut Option<C>,
         cluster: &dyn ClusterView,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
     ) -> Result<Appended, AppendError> {
         // Names are hashed with FxHash, so the second lookup below costs little.
         if !self.topics.contains_key(topic) {
@@ -313,7 +320,7 @@ impl RecordAccumulator {
                     write_limit,
                     reserve,
                     self.config.track_timestamps,
-                    now,
+                    now(),
                     buffer,
                 );
                 let (i, added) = batch

@@ -15,22 +15,17 @@ use kafka_protocol::records::{
     BatchHeader, BatchOptions, RecordBatchBuilder, RecordHeader, RecordSetReader,
 };
 
+mod callbacks;
+
+use self::callbacks::Callbacks;
+pub(crate) use self::callbacks::DeliveryCallback;
 use crate::delivery::{BatchAck, BatchShared};
 use crate::error::ProducerError;
 use crate::record::RecordMetadata;
 
-/// A user's delivery callback.
-pub(crate) type Callback = Box<dyn FnOnce(Result<RecordMetadata, ProducerError>) + Send>;
-
 /// Told about every record's outcome (interceptors and metrics), with its create time.
 pub(crate) trait AckListener: Send + Sync {
     fn on_ack(&self, result: Result<&RecordMetadata, &ProducerError>);
-}
-
-struct PendingCallback {
-    index: u32,
-    timestamp: i64,
-    callback: Callback,
 }
 
 /// The idempotent producer's fields of a batch.
@@ -66,7 +61,7 @@ pub(crate) struct ProducerBatch {
     write_limit: usize,
     /// Memory accounted for this batch in `buffer.memory`.
     pub reserved: usize,
-    callbacks: Vec<PendingCallback>,
+    callbacks: Callbacks,
     /// Every record's create time, kept only when listeners need per-record metadata.
     timestamps: Option<Vec<i64>>,
     /// Produce attempts so far.
@@ -146,7 +141,7 @@ impl ProducerBatch {
             body: Body::Open(builder),
             write_limit,
             reserved,
-            callbacks: Vec::new(),
+            callbacks: Callbacks::default(),
             timestamps: track_timestamps.then(Vec::new),
             attempts: 0,
             retry_at: None,
@@ -194,19 +189,21 @@ impl ProducerBatch {
     }
 
     /// Adds a callback for record `index`.
-    pub(crate) fn add_callback(&mut self, index: u32, timestamp: i64, callback: Callback) {
-        if self.callbacks.capacity() == 0 {
-            // Room for as many callbacks as records of this size fit in the batch, so the
-            // vector does not grow (and reallocate) record by record.
+    pub(crate) fn add_callback<F: DeliveryCallback>(
+        &mut self,
+        index: u32,
+        timestamp: i64,
+        callback: F,
+    ) {
+        // Room for as many callbacks as records of this size fit in the batch, so the
+        // first run does not grow (and reallocate) record by record.
+        let expected = if self.callbacks.is_empty() {
             let record = self.uncompressed.saturating_sub(BatchHeader::SIZE).max(1);
-            self.callbacks
-                .reserve((self.write_limit / record).clamp(1, MAX_CALLBACKS_RESERVED));
-        }
-        self.callbacks.push(PendingCallback {
-            index,
-            timestamp,
-            callback,
-        });
+            (self.write_limit / record).clamp(1, MAX_CALLBACKS_RESERVED)
+        } else {
+            1
+        };
+        self.callbacks.push(index, timestamp, callback, expected);
     }
 
     /// Builds the batch (compressing it) if it is still open.
@@ -294,9 +291,7 @@ impl ProducerBatch {
                 }
             }
         }
-        for cb in self.callbacks {
-            (cb.callback)(meta(cb.index, cb.timestamp));
-        }
+        self.callbacks.complete(&meta);
     }
 
     /// Splits a closed batch into batches of at most `limit` bytes each, in record order,
@@ -364,11 +359,14 @@ impl ProducerBatch {
             }
         }
         // Callbacks follow their records.
-        for cb in self.callbacks {
-            let at = starts.partition_point(|s| *s <= cb.index).saturating_sub(1);
-            if let Some(part) = parts.get_mut(at) {
-                part.add_callback(cb.index - starts[at], cb.timestamp, cb.callback);
-            }
+        let locate = |index: u32| {
+            let at = starts.partition_point(|s| *s <= index).checked_sub(1)?;
+            Some((at, index - starts[at]))
+        };
+        let mut moved: Vec<Callbacks> = parts.iter().map(|_| Callbacks::default()).collect();
+        std::mem::take(&mut self.callbacks).distribute(&locate, &mut moved);
+        for (part, callbacks) in parts.iter_mut().zip(moved) {
+            part.callbacks = callbacks;
         }
         self.shared.redirect(
             starts

@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::accumulator::{AccumulatorConfig, AppendError, FxBuildHasher, RecordAccumulator};
-use crate::batch::{AckListener, Callback, RecordInput};
+use crate::batch::{AckListener, DeliveryCallback, RecordInput};
 use crate::config::ProducerConfig;
 use crate::delivery::{BatchShared, DeliveryFuture};
 use crate::error::{ProducerError, Result};
@@ -35,6 +35,34 @@ use crate::partitioner::{
 use crate::record::{ProducerRecord, RecordMetadata};
 use crate::sender::{self, Shared, State};
 use crate::serializer::{BytesSerializer, SerializeError, Serializer};
+
+/// The clock of one send, read only when needed: a send whose topic is known and whose
+/// record joins an open batch never reads it (`max.block.ms` counts from the first read,
+/// microseconds after the call).
+struct SendClock {
+    started: Option<Instant>,
+    max_block: Duration,
+}
+
+impl SendClock {
+    fn new(max_block: Duration) -> Self {
+        Self {
+            started: None,
+            max_block,
+        }
+    }
+
+    fn started(&mut self) -> Instant {
+        *self.started.get_or_insert_with(Instant::now)
+    }
+
+    fn deadline(&mut self) -> Instant {
+        self.started() + self.max_block
+    }
+}
+
+/// The callback type of a `send` without one (never called).
+type NoCallback = fn(Result<RecordMetadata>);
 
 /// Sends records to Kafka. Cheap to clone; share it between tasks.
 ///
@@ -237,7 +265,7 @@ impl<K, V> Producer<K, V> {
     ///
     /// Records sent one after another to the same partition are written in that order.
     pub async fn send(&self, record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
-        self.enqueue(record, None).await.map(|f| {
+        self.enqueue(record, None::<NoCallback>).await.map(|f| {
             f.unwrap_or_else(|| DeliveryFuture::ready(Err(ProducerError::Closed { forced: false })))
         })
     }
@@ -253,9 +281,7 @@ impl<K, V> Producer<K, V> {
     where
         F: FnOnce(Result<RecordMetadata>) + Send + 'static,
     {
-        self.enqueue(record, Some(Box::new(callback)))
-            .await
-            .map(|_| ())
+        self.enqueue(record, Some(callback)).await.map(|_| ())
     }
 
     /// Sends every record buffered so far without waiting for `linger.ms`, and waits until
@@ -336,19 +362,22 @@ impl<K, V> Producer<K, V> {
         &self.handle.shared.client
     }
 
-    async fn enqueue(
+    /// Sends `record`; with no `callback`, returns the record's future. The callback is
+    /// generic, not boxed: the batch keeps it without an allocation per record.
+    async fn enqueue<C: DeliveryCallback>(
         &self,
         record: ProducerRecord<K, V>,
-        mut callback: Option<Callback>,
+        mut callback: Option<C>,
     ) -> Result<Option<DeliveryFuture>> {
         let record = match &self.handle.interceptors {
             Some(i) => i.on_send(record),
             None => record,
         };
+        let wants_future = callback.is_none();
         match self.try_enqueue(&record, &mut callback).await {
-            Ok((batch, index, timestamp)) => Ok(callback
-                .is_none()
-                .then(|| DeliveryFuture::new(batch, index, timestamp))),
+            Ok((batch, index, timestamp)) => {
+                Ok(wants_future.then(|| DeliveryFuture::new(batch, index, timestamp)))
+            }
             Err(e) => {
                 if let Some(i) = &self.handle.interceptors {
                     i.on_ack(Err(&e));
@@ -363,10 +392,10 @@ impl<K, V> Producer<K, V> {
 
     /// Everything of `send` up to the append; returns the record's batch, its index there
     /// and its timestamp. A callback is taken (registered with the batch) only on success.
-    async fn try_enqueue(
+    async fn try_enqueue<C: DeliveryCallback>(
         &self,
         record: &ProducerRecord<K, V>,
-        callback: &mut Option<Callback>,
+        callback: &mut Option<C>,
     ) -> Result<(Arc<BatchShared>, u32, i64)> {
         let h = &*self.handle;
         let shared = &h.shared;
@@ -376,11 +405,10 @@ impl<K, V> Producer<K, V> {
         if let Some(e) = shared.fatal.get() {
             return Err(ProducerError::Fatal(Arc::new(e.clone())));
         }
-        let started = Instant::now();
-        let deadline = started + shared.config.max_block;
+        let mut clock = SendClock::new(shared.config.max_block);
         let topic = record.topic.as_str();
         let (cluster, count, fetched) = self
-            .wait_for_topic(topic, record.partition, started, deadline)
+            .wait_for_topic(topic, record.partition, &mut clock)
             .await?;
         let serialize = |part, r: std::result::Result<Bytes, SerializeError>| {
             r.map_err(|e| ProducerError::Serialization {
@@ -421,11 +449,17 @@ impl<K, V> Producer<K, V> {
             self.choose_partition(&cluster, count, record, key.as_deref(), value.as_deref())?;
         // The append, and the callback's registration in the same critical section (the
         // sender cannot take the batch in between).
-        // The clock was read at the start; a send that had to wait reads it again.
-        let attempt = |callback: &mut Option<Callback>, now: Instant| {
+        // A send that had to wait reads the clock again for a batch it starts.
+        let attempt = |callback: &mut Option<C>, clock: &mut SendClock, fresh: bool| {
             let mut st = shared.state.lock();
             st.acc
-                .append_with(topic, partition, &input, callback, &*cluster, now)
+                .append_with(topic, partition, &input, callback, &*cluster, || {
+                    if fresh {
+                        Instant::now()
+                    } else {
+                        clock.started()
+                    }
+                })
         };
         let mut waiting = false;
         let stop_waiting = |waiting: bool| {
@@ -436,12 +470,7 @@ impl<K, V> Producer<K, V> {
         loop {
             let mut listening = None;
             for _ in 0..2 {
-                let now = if waiting || fetched {
-                    Instant::now()
-                } else {
-                    started
-                };
-                match attempt(callback, now) {
+                match attempt(callback, &mut clock, waiting || fetched) {
                     Ok(a) => {
                         stop_waiting(waiting);
                         if a.wake_sender {
@@ -471,7 +500,7 @@ impl<K, V> Producer<K, V> {
             let Some(notified) = listening else {
                 continue;
             };
-            let timed_out = tokio::time::timeout_at(deadline.into(), notified)
+            let timed_out = tokio::time::timeout_at(clock.deadline().into(), notified)
                 .await
                 .is_err();
             if shared.closed.load(Ordering::Relaxed) {
@@ -481,7 +510,7 @@ impl<K, V> Producer<K, V> {
             if timed_out {
                 stop_waiting(waiting);
                 return Err(ProducerError::BufferExhausted {
-                    waited: started.elapsed(),
+                    waited: clock.started().elapsed(),
                     buffer_memory: config.buffer_memory,
                 });
             }
@@ -537,8 +566,7 @@ impl<K, V> Producer<K, V> {
         &self,
         topic: &str,
         partition: Option<i32>,
-        started: Instant,
-        deadline: Instant,
+        clock: &mut SendClock,
     ) -> Result<(Arc<Cluster>, usize, bool)> {
         let shared = &self.handle.shared;
         let client = &shared.client;
@@ -568,12 +596,13 @@ impl<K, V> Producer<K, V> {
                     }
                 }
             }
+            let deadline = clock.deadline();
             let now = Instant::now();
             if now >= deadline {
                 return Err(ProducerError::MetadataTimeout {
                     topic: topic.to_owned(),
                     partition,
-                    waited: now - started,
+                    waited: now - clock.started(),
                     last_error: last_error.map(Box::new),
                 });
             }

@@ -101,11 +101,9 @@ fn completion_reaches_futures_callbacks_and_listeners() {
     }
     let seen = Arc::new(StdMutex::new(Vec::new()));
     let s = seen.clone();
-    b.add_callback(
-        2,
-        1000,
-        Box::new(move |r| s.lock().unwrap().push(r.unwrap().offset)),
-    );
+    b.add_callback(2, 1000, move |r: Result<RecordMetadata, ProducerError>| {
+        s.lock().unwrap().push(r.unwrap().offset)
+    });
     let shared = b.shared.clone();
     let listener = Acks(AtomicUsize::new(0), AtomicUsize::new(0));
     b.complete(
@@ -131,11 +129,9 @@ fn split_keeps_records_sequences_callbacks_and_futures() {
     let seen = Arc::new(StdMutex::new(Vec::new()));
     for i in [0u32, 5, 9] {
         let s = seen.clone();
-        b.add_callback(
-            i,
-            1000,
-            Box::new(move |r| s.lock().unwrap().push((i, r.unwrap().offset))),
-        );
+        b.add_callback(i, 1000, move |r: Result<RecordMetadata, ProducerError>| {
+            s.lock().unwrap().push((i, r.unwrap().offset))
+        });
     }
     b.set_stamp(ProducerStamp {
         producer_id: 1,
