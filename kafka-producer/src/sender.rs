@@ -4,10 +4,10 @@
 //!
 //! One task per producer loops over: bump the idempotent epoch if asked, get a producer id,
 //! expire batches past `delivery.timeout.ms`, ask the accumulator which brokers are ready,
-//! open connections, drain, and send. Each request runs as its own small task (so encoding
-//! overlaps with the next pass) and reports back; answers are applied per broker in the
-//! order the requests were sent, because the broker answers them in that order and the
-//! idempotent bookkeeping relies on it. The loop sleeps until the next linger or backoff
+//! open connections, drain, and send. Requests in flight are futures this task polls itself
+//! (the connection's reader wakes it directly when an answer comes, no task in between);
+//! answers are applied per broker in the order the requests were sent, because the broker
+//! answers them in that order and the idempotent bookkeeping relies on it. The loop sleeps until the next linger or backoff
 //! deadline, a wake-up from `send`, or an answer.
 //!
 //! Per broker (a [`Sink`], as franz-go calls it): the connection and the requests in flight,
@@ -15,10 +15,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use kafka_client::backoff::Jitter;
 use kafka_client::connection::Connection;
 use kafka_client::{Client, Target};
@@ -115,6 +118,8 @@ struct Sender {
     shared: Arc<Shared>,
     sinks: HashMap<i32, Sink>,
     tasks: JoinSet<Event>,
+    /// Produce requests in flight, polled by the sender task itself.
+    requests: FuturesUnordered<Pin<Box<dyn Future<Output = Event> + Send>>>,
     next_id: u64,
     refreshing: bool,
 }
@@ -125,6 +130,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         shared,
         sinks: HashMap::new(),
         tasks: JoinSet::new(),
+        requests: FuturesUnordered::new(),
         next_id: 0,
         refreshing: false,
     };
@@ -138,6 +144,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         let shared = s.shared.clone();
         tokio::select! {
             biased;
+            Some(event) = s.requests.next(), if !s.requests.is_empty() => s.handle(event),
             Some(joined) = s.tasks.join_next(), if !s.tasks.is_empty() => {
                 match joined {
                     Ok(event) => s.handle(event),
@@ -364,17 +371,18 @@ impl Sender {
         // the connection in the order they are made: the first poll (here, on this task)
         // encodes the request and queues its frame on the connection, or queues it behind
         // earlier ones when the connection's queue is full (a fair, first-come semaphore).
-        // Tasks spawned directly could start in any order on a multi-threaded runtime.
+        // Left to their first poll from the set, requests could start in any order.
         // Unconstrained: the cooperative budget must not turn that first poll into a no-op.
         let mut request = Box::pin(tokio::task::unconstrained(request));
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         match request.as_mut().poll(&mut cx) {
             std::task::Poll::Ready(event) => {
-                self.tasks.spawn(async move { event });
+                self.requests.push(Box::pin(std::future::ready(event)));
             }
-            // The spawned task polls it again at once, registering its own waker.
+            // A pushed future is polled again on the set's next poll, registering the
+            // sender task's waker.
             std::task::Poll::Pending => {
-                self.tasks.spawn(request);
+                self.requests.push(request);
             }
         }
     }
@@ -681,6 +689,7 @@ impl Sender {
     /// Fails everything left (forced close) and marks the sender stopped.
     fn stop(&mut self) {
         self.tasks.abort_all();
+        self.requests.clear();
         let mut done: Done = Vec::new();
         {
             let mut st = self.shared.state.lock();
