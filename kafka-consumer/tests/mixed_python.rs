@@ -182,188 +182,148 @@ impl PyMember {
     }
 }
 
+/// The Python to run members with, or `None` (the test then prints why it skips).
+fn python() -> Option<String> {
+    let python = std::env::var("KAFKA_SDK_PYTHON")
+        .ok()
+        .filter(|s| !s.is_empty());
+    if python.is_none() {
+        println!(
+            "skipped: set KAFKA_SDK_PYTHON to a Python with confluent_kafka and kafka-python to run the mixed-group tests"
+        );
+    }
+    python
+}
+
+/// One group on `topic` (`partitions` partitions, `strategy`): ours and a member per script
+/// in `others`. The first to join leads and assigns for all: ours when `ours_leads`, else the
+/// first of `others`. The partitions must be split evenly, disjoint and complete; fresh
+/// records reach whoever owns them; when the others leave, ours takes everything over and
+/// reads on.
+async fn shared_group(
+    cluster: &TestCluster,
+    python: &str,
+    topic: &str,
+    partitions: i32,
+    strategy: &str,
+    others: &[&str],
+    ours_leads: bool,
+) {
+    let all: BTreeSet<TopicPartition> = (0..partitions)
+        .map(|p| TopicPartition::new(topic, p))
+        .collect();
+    let group = unique(strategy);
+    let start = |code| PyMember::start(python, code, cluster.bootstrap(), &group, topic, strategy);
+    let config = cluster
+        .consumer_config(Some(&group))
+        .with_assignors([strategy])
+        .with_session_timeout(Duration::from_secs(6))
+        .with_heartbeat_interval(Duration::from_millis(300));
+    let mut members: Vec<PyMember> = Vec::new();
+    let ours = if ours_leads {
+        let ours = Worker::start("rust", config, &[topic]).await;
+        eventually("ours has everything", || async { ours.assigned() == all }).await;
+        ours
+    } else {
+        let first = start(others[0]);
+        eventually("the first Python member has everything", || async {
+            first.assignment(topic) == all
+        })
+        .await;
+        members.push(first);
+        Worker::start("rust", config, &[topic]).await
+    };
+    let skip = usize::from(!ours_leads);
+    members.extend(others[skip..].iter().map(|code| start(code)));
+    let share = all.len() / (members.len() + 1);
+    eventually(&format!("{strategy}: split among all members"), || async {
+        let mut shares = vec![ours.assigned()];
+        shares.extend(members.iter().map(|m| m.assignment(topic)));
+        let union: BTreeSet<_> = shares.iter().flatten().cloned().collect();
+        shares.iter().all(|s| s.len() == share)
+            && shares.iter().map(BTreeSet::len).sum::<usize>() == all.len()
+            && union == all
+    })
+    .await;
+    let group_name = group.as_str();
+    let produce_fresh = |tag: &'static str| async move {
+        let fresh: Vec<String> = (0..partitions)
+            .map(|p| format!("{group_name}-{tag}-{p}"))
+            .collect();
+        for (p, v) in fresh.iter().enumerate() {
+            cluster
+                .produce(topic, p as i32, std::slice::from_ref(v))
+                .await;
+        }
+        fresh
+    };
+    let fresh = produce_fresh("all").await;
+    eventually("every member consumes its partitions", || async {
+        let mut got: BTreeSet<String> = ours.values().into_iter().collect();
+        got.extend(members.iter().flat_map(PyMember::values));
+        fresh.iter().all(|v| got.contains(v))
+    })
+    .await;
+    // The others leave: ours takes everything over.
+    for m in members {
+        m.stop();
+    }
+    eventually(&format!("{strategy}: ours has everything"), || async {
+        ours.assigned() == all
+    })
+    .await;
+    let fresh = produce_fresh("after").await;
+    eventually("ours consumes the new records", || async {
+        let got: BTreeSet<String> = ours.values().into_iter().collect();
+        fresh.iter().all(|v| got.contains(v))
+    })
+    .await;
+    ours.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_group_with_librdkafka_members() {
-    let Some(python) = std::env::var("KAFKA_SDK_PYTHON")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
-        println!(
-            "skipped: set KAFKA_SDK_PYTHON to a Python with confluent_kafka to run the mixed-group test"
-        );
-        return;
-    };
+    let Some(python) = python() else { return };
     let cluster = TestCluster::start().await;
     let topic = unique("mixed");
     cluster.create_topic(&topic, 4, 1).await;
     cluster.fill(&topic, 4, 25).await;
-    let all: BTreeSet<TopicPartition> = (0..4).map(|p| TopicPartition::new(&topic, p)).collect();
-    for (strategy, rust_leads) in [
+    for (strategy, ours_leads) in [
         ("range", false),
         ("cooperative-sticky", false),
         ("range", true),
         ("cooperative-sticky", true),
     ] {
-        let group = unique(strategy);
-        let config = cluster
-            .consumer_config(Some(&group))
-            .with_assignors([strategy])
-            .with_session_timeout(Duration::from_secs(6))
-            .with_heartbeat_interval(Duration::from_millis(300));
-        // The first member to join leads and assigns for both.
-        let (py, ours) = if rust_leads {
-            let ours = Worker::start("rust", config, &[&topic]).await;
-            eventually("ours has everything", || async { ours.assigned() == all }).await;
-            let py = PyMember::start(
-                &python,
-                CONFLUENT,
-                cluster.bootstrap(),
-                &group,
-                &topic,
-                strategy,
-            );
-            (py, ours)
-        } else {
-            let py = PyMember::start(
-                &python,
-                CONFLUENT,
-                cluster.bootstrap(),
-                &group,
-                &topic,
-                strategy,
-            );
-            eventually("the librdkafka member has everything", || async {
-                py.assignment(&topic) == all
-            })
-            .await;
-            let ours = Worker::start("rust", config, &[&topic]).await;
-            (py, ours)
-        };
-        eventually(&format!("{strategy}: split between both"), || async {
-            let theirs = py.assignment(&topic);
-            let mine = ours.assigned();
-            theirs.len() == 2
-                && mine.len() == 2
-                && theirs.is_disjoint(&mine)
-                && theirs.union(&mine).cloned().collect::<BTreeSet<_>>() == all
-        })
+        shared_group(
+            &cluster,
+            &python,
+            &topic,
+            4,
+            strategy,
+            &[CONFLUENT],
+            ours_leads,
+        )
         .await;
-        let fresh: Vec<String> = (0..4).map(|p| format!("{group}-both-{p}")).collect();
-        for (p, v) in fresh.iter().enumerate() {
-            cluster
-                .produce(&topic, p as i32, std::slice::from_ref(v))
-                .await;
-        }
-        eventually("both members consume their partitions", || async {
-            let mut got: BTreeSet<String> = ours.values().into_iter().collect();
-            got.extend(py.values());
-            fresh.iter().all(|v| got.contains(v))
-        })
-        .await;
-        // The librdkafka member leaves: ours takes everything over.
-        py.stop();
-        eventually(&format!("{strategy}: ours has everything"), || async {
-            ours.assigned() == all
-        })
-        .await;
-        let fresh: Vec<String> = (0..4).map(|p| format!("{group}-after-{p}")).collect();
-        for (p, v) in fresh.iter().enumerate() {
-            cluster
-                .produce(&topic, p as i32, std::slice::from_ref(v))
-                .await;
-        }
-        eventually("ours consumes the new records", || async {
-            let got: BTreeSet<String> = ours.values().into_iter().collect();
-            fresh.iter().all(|v| got.contains(v))
-        })
-        .await;
-        ours.close().await;
     }
     cluster.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_of_three_clients() {
-    let Some(python) = std::env::var("KAFKA_SDK_PYTHON")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
-        println!(
-            "skipped: set KAFKA_SDK_PYTHON to a Python with confluent_kafka and kafka-python to run the mixed-group test"
-        );
-        return;
-    };
+    let Some(python) = python() else { return };
     let cluster = TestCluster::start().await;
     let topic = unique("mixed3");
     cluster.create_topic(&topic, 6, 1).await;
     cluster.fill(&topic, 6, 10).await;
-    let all: BTreeSet<TopicPartition> = (0..6).map(|p| TopicPartition::new(&topic, p)).collect();
-    // (strategy, with a confluent-kafka member, whether ours joins first and leads; else the
-    // kafka-python member does).
-    for (strategy, with_confluent, ours_leads) in [
-        ("range", true, false),
-        ("roundrobin", true, false),
-        ("sticky", false, false),
-        ("range", true, true),
-        ("sticky", false, true),
+    // kafka-python leads unless ours does; librdkafka has no eager `sticky`.
+    for (strategy, others, ours_leads) in [
+        ("range", &[KAFKA_PYTHON, CONFLUENT][..], false),
+        ("roundrobin", &[KAFKA_PYTHON, CONFLUENT][..], false),
+        ("sticky", &[KAFKA_PYTHON][..], false),
+        ("range", &[KAFKA_PYTHON, CONFLUENT][..], true),
+        ("sticky", &[KAFKA_PYTHON][..], true),
     ] {
-        let group = unique(strategy);
-        let start =
-            |code| PyMember::start(&python, code, cluster.bootstrap(), &group, &topic, strategy);
-        let config = cluster
-            .consumer_config(Some(&group))
-            .with_assignors([strategy])
-            .with_session_timeout(Duration::from_secs(6))
-            .with_heartbeat_interval(Duration::from_millis(300));
-        let (ours, kp) = if ours_leads {
-            let ours = Worker::start("rust", config, &[&topic]).await;
-            eventually("ours has everything", || async { ours.assigned() == all }).await;
-            (ours, start(KAFKA_PYTHON))
-        } else {
-            let kp = start(KAFKA_PYTHON);
-            eventually("the kafka-python member has everything", || async {
-                kp.assignment(&topic) == all
-            })
-            .await;
-            (Worker::start("rust", config, &[&topic]).await, kp)
-        };
-        let ck = with_confluent.then(|| start(CONFLUENT));
-        let members = if with_confluent { 3 } else { 2 };
-        eventually(
-            &format!("{strategy}: split among {members} clients"),
-            || async {
-                let mut shares = vec![ours.assigned(), kp.assignment(&topic)];
-                shares.extend(ck.as_ref().map(|c| c.assignment(&topic)));
-                let union: BTreeSet<_> = shares.iter().flatten().cloned().collect();
-                shares.iter().all(|s| s.len() == 6 / members)
-                    && shares.iter().map(BTreeSet::len).sum::<usize>() == 6
-                    && union == all
-            },
-        )
-        .await;
-        let fresh: Vec<String> = (0..6).map(|p| format!("{group}-all-{p}")).collect();
-        for (p, v) in fresh.iter().enumerate() {
-            cluster
-                .produce(&topic, p as i32, std::slice::from_ref(v))
-                .await;
-        }
-        eventually("every member consumes its partitions", || async {
-            let mut got: BTreeSet<String> = ours.values().into_iter().collect();
-            got.extend(kp.values());
-            got.extend(ck.iter().flat_map(PyMember::values));
-            fresh.iter().all(|v| got.contains(v))
-        })
-        .await;
-        // The Python members leave: ours takes everything over.
-        kp.stop();
-        if let Some(ck) = ck {
-            ck.stop();
-        }
-        eventually(&format!("{strategy}: ours has everything"), || async {
-            ours.assigned() == all
-        })
-        .await;
-        ours.close().await;
+        shared_group(&cluster, &python, &topic, 6, strategy, others, ours_leads).await;
     }
     cluster.stop().await;
 }
