@@ -7,13 +7,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_broker::ClusterHandle;
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::messages::create_topics_request::{
-    CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
-};
 use kafka_protocol::records::RecordSetReader;
 use kafka_protocol::{ErrorCode, Uuid};
 
-use crate::common::{self, Client, connect_to, create_topic, fetch, produce_request};
+use crate::common::{self, Client, connect_to, fetch, produce_request};
 
 pub(crate) const WAIT: Duration = Duration::from_secs(15);
 
@@ -27,42 +24,7 @@ pub(crate) async fn create(
     configs: &[(&str, &str)],
 ) -> Uuid {
     let mut c = connect_to(cluster, 0).await;
-    if rf == -1 {
-        return create_topic(&mut c, topic, partitions, configs).await;
-    }
-    let v = c.version(ApiKey::CreateTopics, 7);
-    let resp = c
-        .call(
-            v,
-            CreateTopicsRequest {
-                topics: vec![CreatableTopic {
-                    name: topic.into(),
-                    num_partitions: partitions,
-                    replication_factor: rf,
-                    configs: configs
-                        .iter()
-                        .map(|(k, v)| CreatableTopicConfig {
-                            name: (*k).into(),
-                            value: Some((*v).into()),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                }],
-                timeout_ms: 30_000,
-                ..Default::default()
-            },
-        )
-        .await;
-    assert_eq!(
-        resp.topics[0].error_code, 0,
-        "{:?}",
-        resp.topics[0].error_message
-    );
-    common::wait_for_topic(&mut c, topic, Some(partitions))
-        .await
-        .topics[0]
-        .topic_id
+    common::create_topic_rf(&mut c, topic, partitions, rf, configs).await
 }
 
 /// The partition's current leader.

@@ -274,6 +274,17 @@ pub async fn create_topic(
     partitions: i32,
     configs: &[(&str, &str)],
 ) -> Uuid {
+    create_topic_rf(c, name, partitions, -1, configs).await
+}
+
+/// Like [`create_topic`] with `rf` replicas (-1: the broker's default).
+pub async fn create_topic_rf(
+    c: &mut Client,
+    name: &str,
+    partitions: i32,
+    rf: i16,
+    configs: &[(&str, &str)],
+) -> Uuid {
     let v = c.version(ApiKey::CreateTopics, 7);
     let resp = c
         .call(
@@ -282,7 +293,7 @@ pub async fn create_topic(
                 topics: vec![CreatableTopic {
                     name: name.into(),
                     num_partitions: partitions,
-                    replication_factor: -1,
+                    replication_factor: rf,
                     configs: configs
                         .iter()
                         .map(|(k, val)| CreatableTopicConfig {
