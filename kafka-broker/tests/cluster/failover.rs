@@ -9,14 +9,13 @@ use bytes::Bytes;
 use kafka_broker::ClusterHandle;
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::messages::delete_records_request::{
-    DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic,
-};
 
 use crate::common::{
     self, batch, connect_to, metadata_request, produce_request, start_cluster, unique_topic,
 };
-use crate::support::{WAIT, create, leader, produce_to, read_all, replica_values, values};
+use crate::support::{
+    WAIT, create, delete_records, leader, produce_to, read_all, replica_values, values,
+};
 
 /// One acks=-1 produce of `value` over a new connection to `addr`: `None` if the
 /// connection fails or closes before the answer.
@@ -267,24 +266,7 @@ async fn followers_follow_delete_records_and_restart_past_a_moved_log_start() {
         );
     }
     // Delete up to the middle of the last batch (offsets 6..8).
-    let resp = c
-        .call(
-            2,
-            DeleteRecordsRequest {
-                topics: vec![DeleteRecordsTopic {
-                    name: topic.as_str().into(),
-                    partitions: vec![DeleteRecordsPartition {
-                        partition_index: 0,
-                        offset: 7,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                timeout_ms: 1000,
-                ..Default::default()
-            },
-        )
-        .await;
+    let resp = delete_records(&mut c, &topic, 0, 7).await;
     assert_eq!(resp.topics[0].partitions[0].error_code, 0);
     assert_eq!(resp.topics[0].partitions[0].low_watermark, 7);
     // The other follower follows the new log start.

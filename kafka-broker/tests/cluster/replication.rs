@@ -6,15 +6,12 @@ use std::time::Duration;
 
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::messages::delete_records_request::{
-    DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic,
-};
 
 use crate::common::{
     self, batch, connect_to, fetch, fetch_request, list_offset, produce_request, start_cluster,
     unique_topic,
 };
-use crate::support::{WAIT, create, leader, produce_to, read_all, values};
+use crate::support::{WAIT, create, delete_records, leader, produce_to, read_all, values};
 
 #[tokio::test]
 async fn acks_all_is_on_every_follower_when_acknowledged() {
@@ -77,24 +74,7 @@ async fn non_leaders_answer_not_leader_or_follower() {
     );
     let (err, _, _) = list_offset(&mut c, &topic, 0, -1).await;
     assert_eq!(ErrorCode::from_code(err), ErrorCode::NotLeaderOrFollower);
-    let resp = c
-        .call(
-            2,
-            DeleteRecordsRequest {
-                topics: vec![DeleteRecordsTopic {
-                    name: topic.as_str().into(),
-                    partitions: vec![DeleteRecordsPartition {
-                        partition_index: 0,
-                        offset: -1,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                timeout_ms: 1000,
-                ..Default::default()
-            },
-        )
-        .await;
+    let resp = delete_records(&mut c, &topic, 0, -1).await;
     assert_eq!(
         ErrorCode::from_code(resp.topics[0].partitions[0].error_code),
         ErrorCode::NotLeaderOrFollower

@@ -7,6 +7,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_broker::ClusterHandle;
 use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic,
+};
+use kafka_protocol::messages::delete_records_response::DeleteRecordsResponse;
 use kafka_protocol::records::RecordSetReader;
 use kafka_protocol::{ErrorCode, Uuid};
 
@@ -25,6 +29,32 @@ pub(crate) async fn create(
 ) -> Uuid {
     let mut c = connect_to(cluster, 0).await;
     common::create_topic_rf(&mut c, topic, partitions, rf, configs).await
+}
+
+/// DeleteRecords (v2) of one partition below `offset` (-1: the high watermark).
+pub(crate) async fn delete_records(
+    c: &mut Client,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> DeleteRecordsResponse {
+    c.call(
+        2,
+        DeleteRecordsRequest {
+            topics: vec![DeleteRecordsTopic {
+                name: topic.into(),
+                partitions: vec![DeleteRecordsPartition {
+                    partition_index: partition,
+                    offset,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            timeout_ms: 1000,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// The partition's current leader.
