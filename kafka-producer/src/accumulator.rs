@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use kafka_client::backoff::ExponentialBackoff;
 use kafka_protocol::EncodeError;
 use kafka_protocol::compression::Compression;
@@ -185,15 +184,6 @@ impl RecordAccumulator {
             drain_rotation: 0,
             node_stats: HashMap::new(),
             pool: BufferPool::default(),
-        }
-    }
-
-    /// Keeps completed batches' buffers for new batches (see [`BufferPool`]).
-    pub(crate) fn recycle(&mut self, buffers: impl IntoIterator<Item = BytesMut>) {
-        let largest = 2 * self.config.batch_size.max(BatchHeader::SIZE);
-        for buf in buffers {
-            self.pool
-                .put(buf, largest, self.used_memory, self.config.buffer_memory);
         }
     }
 
@@ -594,14 +584,20 @@ impl RecordAccumulator {
         queue.insert(at, batch);
     }
 
-    /// Gives a completed batch's memory back; returns whether memory was freed.
-    pub(crate) fn release(&mut self, batch: &ProducerBatch) -> bool {
+    /// Gives a completed batch's memory back, keeping its buffer for a new batch (see
+    /// [`BufferPool`]) when nothing else holds it; returns whether memory was freed.
+    pub(crate) fn release(&mut self, batch: &mut ProducerBatch) -> bool {
         self.used_memory = self.used_memory.saturating_sub(batch.reserved);
         if let Some(n) = self.incomplete.get_mut(&batch.id) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 self.incomplete.remove(&batch.id);
             }
+        }
+        if let Some(buf) = batch.take_buffer() {
+            let largest = 2 * self.config.batch_size.max(BatchHeader::SIZE);
+            self.pool
+                .put(buf, largest, self.used_memory, self.config.buffer_memory);
         }
         batch.reserved > 0
     }

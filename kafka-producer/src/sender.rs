@@ -191,12 +191,12 @@ impl Sender {
             }
             if let Some(fatal) = st.idem.fatal().cloned() {
                 let error = ProducerError::Fatal(Arc::new(fatal));
-                for b in st.acc.abort_all() {
-                    freed |= finish_failed(st, &b);
+                for mut b in st.acc.abort_all() {
+                    freed |= finish_failed(st, &mut b);
                     done.push((b, Err(error.clone())));
                 }
             }
-            for b in st.acc.expire(now) {
+            for mut b in st.acc.expire(now) {
                 let error = ProducerError::DeliveryTimeout {
                     topic: b.topic.to_string(),
                     partition: b.partition,
@@ -204,7 +204,7 @@ impl Sender {
                     attempts: b.attempts,
                     last_error: b.last_error.clone().map(Box::new),
                 };
-                freed |= finish_failed(st, &b);
+                freed |= finish_failed(st, &mut b);
                 done.push((b, Err(error)));
             }
             let check = st.acc.ready(&*cluster, now);
@@ -258,8 +258,8 @@ impl Sender {
                 }
             }
             let (drained, failed) = st.acc.drain(&*cluster, &nodes, &mut st.idem, now);
-            for (b, e) in failed {
-                freed |= finish_failed(st, &b);
+            for (mut b, e) in failed {
+                freed |= finish_failed(st, &mut b);
                 done.push((b, Err(ProducerError::Encode(e))));
             }
             let next = [check.next_check, st.acc.next_expiry()]
@@ -288,9 +288,9 @@ impl Sender {
             Err(e) => {
                 let mut guard = self.shared.state.lock();
                 let st = &mut *guard;
-                for b in batches {
+                for mut b in batches {
                     st.acc.on_answered(&b, &mut st.idem);
-                    finish_failed(st, &b);
+                    finish_failed(st, &mut b);
                     done.push((b, Err(ProducerError::Client(e.clone()))));
                 }
                 return;
@@ -329,9 +329,9 @@ impl Sender {
             // sending.
             let mut guard = self.shared.state.lock();
             let st = &mut *guard;
-            for b in batches {
+            for mut b in batches {
                 st.acc.on_answered(&b, &mut st.idem);
-                finish_failed(st, &b);
+                finish_failed(st, &mut b);
                 let e = ProducerError::broker(
                     ErrorCode::UnsupportedCompressionType,
                     Some(format!(
@@ -536,7 +536,7 @@ impl Sender {
                     st.idem
                         .on_success(&batch.topic, batch.partition, stamp, last);
                 }
-                *freed |= st.acc.release(&batch);
+                *freed |= st.acc.release(&mut batch);
                 done.push((batch, Ok(ack)));
             }
             Decision::Retry {
@@ -603,7 +603,7 @@ impl Sender {
                 if reset_id {
                     st.idem.reset_producer_id();
                 }
-                *freed |= finish_failed(st, &batch);
+                *freed |= finish_failed(st, &mut batch);
                 done.push((batch, Err(error)));
             }
         }
@@ -616,16 +616,11 @@ impl Sender {
             return;
         }
         let listener = self.shared.listener.as_deref();
-        let mut buffers = Vec::with_capacity(done.len());
-        for (mut batch, result) in done {
+        for (batch, result) in done {
             if result.is_err() {
                 self.shared.metrics.errors(batch.records);
             }
-            buffers.extend(batch.take_buffer());
             batch.complete(result, listener);
-        }
-        if !buffers.is_empty() {
-            self.shared.state.lock().acc.recycle(buffers);
         }
         if freed {
             self.shared.memory.notify_waiters();
@@ -700,8 +695,8 @@ impl Sender {
                     left.extend(r.batches);
                 }
             }
-            for b in left {
-                finish_failed(&mut st, &b);
+            for mut b in left {
+                finish_failed(&mut st, &mut b);
                 done.push((b, Err(error.clone())));
             }
             st.stopped = true;
@@ -712,7 +707,7 @@ impl Sender {
 }
 
 /// Bookkeeping for a batch that failed for good: its sequence is lost, its memory free.
-fn finish_failed(st: &mut State, batch: &ProducerBatch) -> bool {
+fn finish_failed(st: &mut State, batch: &mut ProducerBatch) -> bool {
     if let Some(stamp) = batch.stamp {
         st.idem
             .on_fatal_failure(&batch.topic, batch.partition, stamp);

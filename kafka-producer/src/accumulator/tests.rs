@@ -191,8 +191,8 @@ fn memory_is_reserved_per_batch_and_released_on_completion() {
     acc.memory_waiter(true);
     assert_eq!(acc.ready(&cluster, t0).nodes, [1]);
     acc.memory_waiter(false);
-    let (drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
-    for b in &drained[0].1 {
+    let (mut drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
+    for b in &mut drained[0].1 {
         acc.on_answered(b, &mut idem);
         assert!(acc.release(b));
     }
@@ -215,18 +215,16 @@ fn completed_batches_buffers_are_reused_within_buffer_memory() {
     acc.append("t", Some(0), &record(V), &cluster, t0).unwrap();
     acc.append("t", Some(1), &record(V), &cluster, t0).unwrap();
     let (mut drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
-    let mut buffers = Vec::new();
     let mut addresses = Vec::new();
     for mut b in drained.remove(0).1 {
         acc.on_answered(&b, &mut idem);
-        acc.release(&b);
-        let buf = b
-            .take_buffer()
-            .expect("nothing else holds a completed batch's bytes");
-        addresses.push(buf.as_ptr());
-        buffers.push(buf);
+        addresses.push(b.bytes().as_ptr());
+        acc.release(&mut b);
+        assert!(
+            b.bytes().is_empty(),
+            "the released batch gave its buffer up"
+        );
     }
-    acc.recycle(buffers);
     assert_eq!(acc.pool.held(), 2 * 1000, "both kept: 2000 of 2500 bytes");
     // The next batch is built in a recycled buffer, not a fresh one.
     acc.append("t", Some(0), &record(V), &cluster, t0).unwrap();
@@ -322,9 +320,9 @@ fn unknown_leaders_are_reported_and_batches_expire() {
     assert_eq!(check.unknown_leaders.len(), 1);
     assert_eq!(acc.next_expiry(), Some(t0 + Duration::from_secs(120)));
     assert!(acc.expire(t0 + Duration::from_secs(119)).is_empty());
-    let expired = acc.expire(t0 + Duration::from_secs(120));
+    let mut expired = acc.expire(t0 + Duration::from_secs(120));
     assert_eq!(expired.len(), 1);
-    assert!(acc.release(&expired[0]));
+    assert!(acc.release(&mut expired[0]));
     assert!(!acc.has_incomplete());
 }
 
@@ -466,11 +464,11 @@ fn a_lost_sequence_bumps_the_epoch_and_resequences_from_zero() {
         sent.push(d.remove(0).1.remove(0));
     }
     let second = sent.pop().unwrap();
-    let first = sent.pop().unwrap();
+    let mut first = sent.pop().unwrap();
     // The first fails for good; the second (OUT_OF_ORDER behind it) is retried.
     acc.on_answered(&first, &mut idem);
     idem.on_fatal_failure(&first.topic, 0, first.stamp.unwrap());
-    acc.release(&first);
+    acc.release(&mut first);
     acc.on_answered(&second, &mut idem);
     acc.reenqueue(second, 0.0, t0);
     idem.maybe_bump();
@@ -507,8 +505,8 @@ fn flush_waits_for_batches_created_before_it() {
     let big = vec![0u8; 2000];
     acc.append("t", Some(0), &record(&big), &cluster, t0)
         .unwrap();
-    let (drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
-    acc.release(&drained[0].1[0]);
+    let (mut drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
+    acc.release(&mut drained[0].1[0]);
     assert!(
         acc.flushed(marker),
         "the later batch does not hold the flush up"
