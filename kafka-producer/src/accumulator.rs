@@ -213,7 +213,7 @@ impl RecordAccumulator {
             topic,
             partition,
             record,
-            &mut None::<fn(Result<crate::record::RecordMetadata, crate::error::ProducerError>)>,
+            &mut None::<crate::batch::NoCallback>,
             cluster,
             || now,
         )

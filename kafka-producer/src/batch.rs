@@ -18,7 +18,7 @@ use kafka_protocol::records::{
 mod callbacks;
 
 use self::callbacks::Callbacks;
-pub(crate) use self::callbacks::DeliveryCallback;
+pub(crate) use self::callbacks::{DeliveryCallback, NoCallback};
 use crate::delivery::{BatchAck, BatchShared};
 use crate::error::ProducerError;
 use crate::record::RecordMetadata;

@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::accumulator::{AccumulatorConfig, AppendError, FxBuildHasher, RecordAccumulator};
-use crate::batch::{AckListener, DeliveryCallback, RecordInput};
+use crate::batch::{AckListener, DeliveryCallback, NoCallback, RecordInput};
 use crate::config::ProducerConfig;
 use crate::delivery::{BatchShared, DeliveryFuture};
 use crate::error::{ProducerError, Result};
@@ -60,9 +60,6 @@ impl SendClock {
         self.started() + self.max_block
     }
 }
-
-/// The callback type of a `send` without one (never called).
-type NoCallback = fn(Result<RecordMetadata>);
 
 /// Sends records to Kafka. Cheap to clone; share it between tasks.
 ///

@@ -23,6 +23,9 @@ impl<F> DeliveryCallback for F where
 {
 }
 
+/// The callback type where there is none (a `send` returning a future): never called.
+pub(crate) type NoCallback = fn(Result<RecordMetadata, ProducerError>);
+
 /// What a completed record's callback is called with, by its index and create time.
 pub(crate) type Outcome<'a> = &'a dyn Fn(u32, i64) -> Result<RecordMetadata, ProducerError>;
 
