@@ -112,7 +112,10 @@ pub(crate) struct Appended {
     /// The partition chosen (the sticky partitioner's, when none was given).
     #[cfg_attr(not(test), allow(dead_code))]
     pub partition: i32,
-    pub shared: Arc<BatchShared>,
+    /// The record's batch, for a delivery future (`None` when a callback was registered:
+    /// a callback send needs no handle, and cloning one per record costs an atomic on a
+    /// line the sender thread also touches).
+    pub shared: Option<Arc<BatchShared>>,
     pub index: u32,
     /// A batch became ready (or a new one started): the sender should look.
     pub wake_sender: bool,
@@ -230,6 +233,7 @@ impl RecordAccumulator {
         cluster: &dyn ClusterView,
         now: impl FnOnce() -> Instant,
     ) -> Result<Appended, AppendError> {
+        let wants_shared = callback.is_none();
         // Names are hashed with FxHash, so the second lookup below costs little.
         if !self.topics.contains_key(topic) {
             let name: Arc<str> = Arc::from(topic);
@@ -268,7 +272,7 @@ impl RecordAccumulator {
             appended = last
                 .try_append(record)
                 .map_err(AppendError::Encode)?
-                .map(|(i, added)| (i, added, last.shared.clone(), false));
+                .map(|(i, added)| (i, added, wants_shared.then(|| last.shared.clone()), false));
             if let Some((i, ..)) = &appended
                 && let Some(cb) = callback.take()
             {
@@ -323,7 +327,7 @@ impl RecordAccumulator {
                 self.next_id += 1;
                 self.used_memory += reserve;
                 *self.incomplete.entry(id).or_insert(0) += 1;
-                let shared = batch.shared.clone();
+                let shared = wants_shared.then(|| batch.shared.clone());
                 queue.batches.push_back(batch);
                 // The header counts for the first record, as in Java's sticky accounting.
                 (i, added + header, shared, true)

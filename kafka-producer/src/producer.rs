@@ -6,60 +6,36 @@
 //! after that belongs to the sender task, and the caller gets a [`DeliveryFuture`] (or its
 //! callback is called) when the record's batch completes.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
+use kafka_client::Client;
 use kafka_client::backoff::Jitter;
 use kafka_client::connection::VersionCaps;
-use kafka_client::metadata::{Cluster, TopicSelection};
-use kafka_client::{Client, ErrorKind};
-use kafka_protocol::records::BatchHeader;
 use kafka_protocol::{ApiKey, VersionRange};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::accumulator::{AccumulatorConfig, AppendError, FxBuildHasher, RecordAccumulator};
-use crate::batch::{AckListener, DeliveryCallback, NoCallback, RecordInput};
+use crate::accumulator::{AccumulatorConfig, RecordAccumulator};
+use crate::batch::{AckListener, NoCallback};
 use crate::config::ProducerConfig;
-use crate::delivery::{BatchShared, DeliveryFuture};
+use crate::delivery::DeliveryFuture;
 use crate::error::{ProducerError, Result};
 use crate::idempotence::Idempotence;
 use crate::interceptor::{Interceptors, ProducerInterceptor};
 use crate::metrics::{Metrics, ProducerMetrics};
-use crate::partitioner::{
-    Partitioner, PartitionerKind, Partitions, RoundRobinPartitioner, partition_for_key,
-};
+use crate::partitioner::RoundRobinPartitioner;
 use crate::record::{ProducerRecord, RecordMetadata};
 use crate::sender::{self, Shared, State};
-use crate::serializer::{BytesSerializer, SerializeError, Serializer};
+use crate::serializer::{BytesSerializer, Serializer};
 
-/// The clock of one send, read only when needed: a send whose topic is known and whose
-/// record joins an open batch never reads it (`max.block.ms` counts from the first read,
-/// microseconds after the call).
-struct SendClock {
-    started: Option<Instant>,
-    max_block: Duration,
-}
+mod send;
+mod topics;
 
-impl SendClock {
-    fn new(max_block: Duration) -> Self {
-        Self {
-            started: None,
-            max_block,
-        }
-    }
-
-    fn started(&mut self) -> Instant {
-        *self.started.get_or_insert_with(Instant::now)
-    }
-
-    fn deadline(&mut self) -> Instant {
-        self.started() + self.max_block
-    }
-}
+use self::send::Now;
+use self::topics::Topics;
 
 /// Sends records to Kafka. Cheap to clone; share it between tasks.
 ///
@@ -103,8 +79,8 @@ struct Handle<K, V> {
     value_serializer: Arc<dyn Serializer<V>>,
     interceptors: Option<Arc<Interceptors<K, V>>>,
     round_robin: RoundRobinPartitioner,
-    /// Guards the topics already registered with the metadata refresh.
-    topics: Mutex<HashSet<Arc<str>, FxBuildHasher>>,
+    /// The topics sent to, and their partition counts (guarded inside).
+    topics: Topics,
 }
 
 impl<K, V> Drop for Handle<K, V> {
@@ -236,7 +212,7 @@ impl<K: 'static, V: 'static> ProducerBuilder<K, V> {
                 value_serializer: self.value_serializer,
                 interceptors,
                 round_robin: RoundRobinPartitioner::new(),
-                topics: Mutex::new(HashSet::default()),
+                topics: Topics::default(),
             }),
         })
     }
@@ -262,7 +238,14 @@ impl<K, V> Producer<K, V> {
     ///
     /// Records sent one after another to the same partition are written in that order.
     pub async fn send(&self, record: ProducerRecord<K, V>) -> Result<DeliveryFuture> {
-        self.enqueue(record, None::<NoCallback>).await.map(|f| {
+        let mut callback = None::<NoCallback>;
+        let sent = match self.enqueue_now(record, &mut callback) {
+            Now::Done(r) => r,
+            Now::Wait(record, prepared) => {
+                Box::pin(self.enqueue_waiting(record, prepared, &mut callback)).await
+            }
+        };
+        self.finish(sent, callback).map(|f| {
             f.unwrap_or_else(|| DeliveryFuture::ready(Err(ProducerError::Closed { forced: false })))
         })
     }
@@ -278,7 +261,16 @@ impl<K, V> Producer<K, V> {
     where
         F: FnOnce(Result<RecordMetadata>) + Send + 'static,
     {
-        self.enqueue(record, Some(callback)).await.map(|_| ())
+        // The waiting path is boxed and everything else is a plain call, so this future
+        // holds little more than the record: it is copied at every `.await` above it.
+        let mut callback = Some(callback);
+        let sent = match self.enqueue_now(record, &mut callback) {
+            Now::Done(r) => r,
+            Now::Wait(record, prepared) => {
+                Box::pin(self.enqueue_waiting(record, prepared, &mut callback)).await
+            }
+        };
+        self.finish(sent, callback).map(|_| ())
     }
 
     /// Sends every record buffered so far without waiting for `linger.ms`, and waits until
@@ -358,281 +350,6 @@ impl<K, V> Producer<K, V> {
     pub fn client(&self) -> &Client {
         &self.handle.shared.client
     }
-
-    /// Sends `record`; with no `callback`, returns the record's future. The callback is
-    /// generic, not boxed: the batch keeps it without an allocation per record.
-    async fn enqueue<C: DeliveryCallback>(
-        &self,
-        record: ProducerRecord<K, V>,
-        mut callback: Option<C>,
-    ) -> Result<Option<DeliveryFuture>> {
-        let record = match &self.handle.interceptors {
-            Some(i) => i.on_send(record),
-            None => record,
-        };
-        let wants_future = callback.is_none();
-        match self.try_enqueue(&record, &mut callback).await {
-            Ok((batch, index, timestamp)) => {
-                Ok(wants_future.then(|| DeliveryFuture::new(batch, index, timestamp)))
-            }
-            Err(e) => {
-                if let Some(i) = &self.handle.interceptors {
-                    i.on_ack(Err(&e));
-                }
-                if let Some(cb) = callback {
-                    cb(Err(e.clone()));
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// Everything of `send` up to the append; returns the record's batch, its index there
-    /// and its timestamp. A callback is taken (registered with the batch) only on success.
-    async fn try_enqueue<C: DeliveryCallback>(
-        &self,
-        record: &ProducerRecord<K, V>,
-        callback: &mut Option<C>,
-    ) -> Result<(Arc<BatchShared>, u32, i64)> {
-        let h = &*self.handle;
-        let shared = &h.shared;
-        if shared.closed.load(Ordering::Relaxed) {
-            return Err(ProducerError::Closed { forced: false });
-        }
-        if let Some(e) = shared.fatal.get() {
-            return Err(ProducerError::Fatal(Arc::new(e.clone())));
-        }
-        let mut clock = SendClock::new(shared.config.max_block);
-        let topic = record.topic.as_str();
-        let (cluster, count, fetched) = self
-            .wait_for_topic(topic, record.partition, &mut clock)
-            .await?;
-        let serialize = |part, r: std::result::Result<Bytes, SerializeError>| {
-            r.map_err(|e| ProducerError::Serialization {
-                part,
-                source: Arc::from(e),
-            })
-        };
-        let key = match &record.key {
-            Some(k) => Some(serialize("key", h.key_serializer.serialize(topic, k))?),
-            None => None,
-        };
-        let value = match &record.value {
-            Some(v) => Some(serialize("value", h.value_serializer.serialize(topic, v))?),
-            None => None,
-        };
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
-        let input = RecordInput {
-            timestamp,
-            key: key.as_deref(),
-            value: value.as_deref(),
-            headers: &record.headers,
-        };
-        let size = input.size() + BatchHeader::SIZE;
-        let config = &shared.config;
-        for (limit, setting) in [
-            (config.max_request_size, "max.request.size"),
-            (config.buffer_memory, "buffer.memory"),
-        ] {
-            if size > limit {
-                return Err(ProducerError::RecordTooLarge {
-                    size,
-                    limit,
-                    setting,
-                });
-            }
-        }
-        let partition =
-            self.choose_partition(&cluster, count, record, key.as_deref(), value.as_deref())?;
-        // The append, and the callback's registration in the same critical section (the
-        // sender cannot take the batch in between).
-        // A send that had to wait reads the clock again for a batch it starts.
-        let attempt = |callback: &mut Option<C>, clock: &mut SendClock, fresh: bool| {
-            let mut st = shared.state.lock();
-            st.acc
-                .append_with(topic, partition, &input, callback, &*cluster, || {
-                    if fresh {
-                        Instant::now()
-                    } else {
-                        clock.started()
-                    }
-                })
-        };
-        let mut waiting = false;
-        let stop_waiting = |waiting: bool| {
-            if waiting {
-                shared.state.lock().acc.memory_waiter(false);
-            }
-        };
-        loop {
-            let mut listening = None;
-            for _ in 0..2 {
-                match attempt(callback, &mut clock, waiting || fetched) {
-                    Ok(a) => {
-                        stop_waiting(waiting);
-                        if a.wake_sender {
-                            shared.wake.notify_one();
-                        }
-                        return Ok((a.shared, a.index, timestamp));
-                    }
-                    Err(AppendError::Encode(e)) => {
-                        stop_waiting(waiting);
-                        return Err(ProducerError::Encode(e));
-                    }
-                    Err(AppendError::NoMemory) if listening.is_some() => break,
-                    Err(AppendError::NoMemory) => {}
-                }
-                // No room: wait for the sender to free some. Listen before looking again, so
-                // a release in between is not missed.
-                if !waiting {
-                    waiting = true;
-                    // While anyone waits for memory, every batch counts as ready.
-                    shared.state.lock().acc.memory_waiter(true);
-                    shared.wake.notify_one();
-                }
-                let mut notified = Box::pin(shared.memory.notified());
-                notified.as_mut().enable();
-                listening = Some(notified);
-            }
-            let Some(notified) = listening else {
-                continue;
-            };
-            let timed_out = tokio::time::timeout_at(clock.deadline().into(), notified)
-                .await
-                .is_err();
-            if shared.closed.load(Ordering::Relaxed) {
-                stop_waiting(waiting);
-                return Err(ProducerError::Closed { forced: false });
-            }
-            if timed_out {
-                stop_waiting(waiting);
-                return Err(ProducerError::BufferExhausted {
-                    waited: clock.started().elapsed(),
-                    buffer_memory: config.buffer_memory,
-                });
-            }
-        }
-    }
-
-    /// The partition for a record: explicit, the user's partitioner, the key's hash, or
-    /// `None` for the sticky partitioner.
-    fn choose_partition(
-        &self,
-        cluster: &Cluster,
-        count: usize,
-        record: &ProducerRecord<K, V>,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-    ) -> Result<Option<i32>> {
-        let check = |p: i32| {
-            if p < 0 || p as usize >= count {
-                Err(ProducerError::InvalidPartition {
-                    topic: record.topic.clone(),
-                    partition: p,
-                    partitions: count,
-                })
-            } else {
-                Ok(Some(p))
-            }
-        };
-        if let Some(p) = record.partition {
-            return check(p);
-        }
-        let config = &self.handle.shared.config;
-        let user = |p: &dyn Partitioner| {
-            let topic = cluster.topic(&record.topic)?;
-            p.partition(&record.topic, key, value, Partitions::new(topic))
-        };
-        let chosen = match &config.partitioner {
-            PartitionerKind::Custom(p) => user(p.as_ref()),
-            PartitionerKind::RoundRobin => user(&self.handle.round_robin),
-            _ => None,
-        };
-        if let Some(p) = chosen {
-            return check(p);
-        }
-        match key {
-            Some(k) if !config.ignore_keys => Ok(Some(partition_for_key(k, count))),
-            _ => Ok(None),
-        }
-    }
-
-    /// The metadata with `topic` (and `partition`) in it, fetching it until `deadline`; also
-    /// the topic's partition count and whether it had to be fetched.
-    async fn wait_for_topic(
-        &self,
-        topic: &str,
-        partition: Option<i32>,
-        clock: &mut SendClock,
-    ) -> Result<(Arc<Cluster>, usize, bool)> {
-        let shared = &self.handle.shared;
-        let client = &shared.client;
-        let registered = self.handle.topics.lock().contains(topic);
-        let mut last_error: Option<ProducerError> = None;
-        let mut refreshed = false;
-        loop {
-            if registered || refreshed {
-                let cluster = client.metadata();
-                if let Some(t) = cluster.topic(topic)
-                    && t.error.is_none()
-                    && !t.partitions.is_empty()
-                {
-                    if let Some(p) = partition
-                        && (p < 0 || p as usize >= t.partitions.len())
-                        && refreshed
-                    {
-                        return Err(ProducerError::InvalidPartition {
-                            topic: topic.to_owned(),
-                            partition: p,
-                            partitions: t.partitions.len(),
-                        });
-                    }
-                    if partition.is_none_or(|p| (p as usize) < t.partitions.len() && p >= 0) {
-                        let count = t.partitions.len();
-                        return Ok((cluster, count, refreshed));
-                    }
-                }
-            }
-            let deadline = clock.deadline();
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(ProducerError::MetadataTimeout {
-                    topic: topic.to_owned(),
-                    partition,
-                    waited: now - clock.started(),
-                    last_error: last_error.map(Box::new),
-                });
-            }
-            // Registers the topic for the periodic refresh too.
-            let fetch = client.refresh_metadata(TopicSelection::topics([topic]));
-            match tokio::time::timeout_at(deadline.into(), fetch).await {
-                Err(_) => continue,
-                Ok(Ok(cluster)) => {
-                    refreshed = true;
-                    self.handle.topics.lock().insert(Arc::from(topic));
-                    match cluster.topic(topic).and_then(|t| t.error) {
-                        Some(code) => {
-                            last_error = Some(ProducerError::Client(
-                                kafka_client::Error::broker(code, None).with_partition(topic, None),
-                            ));
-                        }
-                        None => continue,
-                    }
-                }
-                Ok(Err(e)) => {
-                    if !e.is_retriable() && !matches!(e.kind(), ErrorKind::RetriesExhausted { .. })
-                    {
-                        return Err(e.into());
-                    }
-                    last_error = Some(e.into());
-                }
-            }
-            // The topic may be being created: look again after the backoff.
-            let wait = shared.config.client.retry_backoff();
-            let until = (Instant::now() + wait).min(deadline);
-            tokio::time::sleep_until(until.into()).await;
-        }
-    }
 }
 
 /// Ends a flush however `flush` returns (also when its future is dropped).
@@ -642,10 +359,4 @@ impl Drop for FlushGuard<'_> {
     fn drop(&mut self) {
         self.0.state.lock().acc.end_flush();
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use kafka_client::backoff::Jitter;
 use kafka_client::connection::Connection;
 use kafka_client::{Client, Target};
@@ -134,17 +134,33 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         next_id: 0,
         refreshing: false,
     };
+    // One timer for the task's life, moved only when the next deadline changes (a new
+    // `Sleep` per pass registered and deregistered a timer entry every time).
+    let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
+    let sleep = tokio::time::sleep_until(far());
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
     loop {
-        let next = s.step();
-        if s.finished() {
+        let (next, finished) = s.step();
+        if finished {
             break;
         }
-        let far = tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
-        let wake_at = next.map_or(far, tokio::time::Instant::from_std);
+        if next != armed || sleep.is_elapsed() {
+            let at = next.map_or_else(far, tokio::time::Instant::from_std);
+            sleep.as_mut().reset(at);
+            armed = next;
+        }
         let shared = s.shared.clone();
         tokio::select! {
             biased;
-            Some(event) = s.requests.next(), if !s.requests.is_empty() => s.handle(event),
+            Some(event) = s.requests.next(), if !s.requests.is_empty() => {
+                s.handle(event);
+                // Answers that are in already are applied before the next pass, so one pass
+                // serves them all.
+                while let Some(Some(event)) = s.requests.next().now_or_never() {
+                    s.handle(event);
+                }
+            }
             Some(joined) = s.tasks.join_next(), if !s.tasks.is_empty() => {
                 match joined {
                     Ok(event) => s.handle(event),
@@ -152,7 +168,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 }
             }
             _ = shared.wake.notified() => {}
-            _ = tokio::time::sleep_until(wake_at) => {}
+            _ = &mut sleep => {}
         }
     }
     s.stop();
@@ -163,27 +179,19 @@ impl Sender {
         &self.shared.config
     }
 
-    /// Whether the task may end: closed with nothing left, or forced closed.
-    fn finished(&self) -> bool {
-        let st = self.shared.state.lock();
-        st.force_close
-            || (self.shared.closed.load(Ordering::SeqCst)
-                && !st.acc.has_incomplete()
-                && self.sinks.values().all(|s| s.in_flight.is_empty()))
-    }
-
-    /// One pass: returns when to look again at the latest.
-    fn step(&mut self) -> Option<Instant> {
+    /// One pass: returns when to look again at the latest, and whether the task may end
+    /// (closed with nothing left, or forced closed).
+    fn step(&mut self) -> (Option<Instant>, bool) {
         let now = Instant::now();
         let cluster = self.shared.client.metadata();
         let mut done: Done = Vec::new();
         let mut freed = false;
         let shared = self.shared.clone();
-        let (drained, next) = {
+        let (drained, next, idle_closed) = {
             let mut guard = shared.state.lock();
             let st = &mut *guard;
             if st.force_close {
-                return None;
+                return (None, true);
             }
             st.idem.maybe_bump();
             if st.idem.start_init() {
@@ -266,13 +274,15 @@ impl Sender {
                 .into_iter()
                 .flatten()
                 .min();
-            (drained, next)
+            let idle_closed = self.shared.closed.load(Ordering::SeqCst) && !st.acc.has_incomplete();
+            (drained, next, idle_closed)
         };
         for (node, batches) in drained {
             self.send(node, batches, now, &mut done);
         }
         self.complete(done, freed);
-        next
+        let finished = idle_closed && self.sinks.values().all(|s| s.in_flight.is_empty());
+        (next, finished)
     }
 
     /// Sends one Produce request with `batches` (one per partition) to `node`.

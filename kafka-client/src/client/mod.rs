@@ -15,7 +15,7 @@ mod send;
 mod target;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{RequestBody, ResponseBody};
@@ -122,6 +122,8 @@ pub(crate) struct Inner {
     /// Guards the metadata cache; held only for quick reads and updates, never across an
     /// await.
     metadata: Mutex<MetadataCache>,
+    /// The metadata cache's version counter, read without its lock.
+    metadata_version: Arc<AtomicU64>,
     /// Guards the coordinator cache; never held across an await.
     coordinators: Mutex<CoordinatorCache>,
     /// Held while a Metadata request is in flight, so concurrent refreshes share it.
@@ -192,9 +194,11 @@ impl Client {
                 config.connection_setup_timeout_max(),
             ),
         );
+        let metadata = MetadataCache::new(config.metadata_max_age(), retry_backoff);
         let client = Client {
             inner: Arc::new(Inner {
-                metadata: Mutex::new(MetadataCache::new(config.metadata_max_age(), retry_backoff)),
+                metadata_version: metadata.version(),
+                metadata: Mutex::new(metadata),
                 config,
                 pool,
                 bootstrap,
@@ -233,6 +237,13 @@ impl Client {
     /// The current metadata snapshot (no I/O).
     pub fn metadata(&self) -> Arc<Cluster> {
         self.inner.metadata.lock().cluster()
+    }
+
+    /// A number that moves whenever [`metadata`](Self::metadata) would return a different
+    /// snapshot (no lock): what was derived from a snapshot taken after reading a version
+    /// stays valid while the version reads the same.
+    pub fn metadata_version(&self) -> u64 {
+        self.inner.metadata_version.load(Ordering::Acquire)
     }
 
     /// Fetches metadata for `topics` now (sharing a refresh already in flight when it covers

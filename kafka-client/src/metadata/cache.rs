@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::metadata_response::MetadataResponse;
@@ -67,6 +68,10 @@ pub struct MetadataCache {
     satisfied: u64,
     interest: BTreeSet<String>,
     generation: u64,
+    /// Counts every change of the snapshot (refreshes, leader hints, forgotten topics); read
+    /// without the cache's lock through [`MetadataCache::version`], so a reader can keep
+    /// what it derived from a snapshot until this moves.
+    version: Arc<AtomicU64>,
     /// Consecutive responses that were themselves stale (no leader yet, say): their follow-up
     /// refreshes back off, so an offline partition is not polled ten times a second forever.
     stale_streak: u32,
@@ -88,8 +93,19 @@ impl MetadataCache {
             satisfied: 0,
             interest: BTreeSet::new(),
             generation: 0,
+            version: Arc::new(AtomicU64::new(0)),
             stale_streak: 0,
         }
+    }
+
+    /// The snapshot's version counter, shared: it moves (after the change) whenever
+    /// [`cluster`](Self::cluster) would return a different snapshot.
+    pub fn version(&self) -> Arc<AtomicU64> {
+        self.version.clone()
+    }
+
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     /// The current snapshot.
@@ -142,6 +158,7 @@ impl MetadataCache {
                 cluster.topic_names.remove(&old.id);
             }
         }
+        self.changed();
     }
 
     /// The topics a periodic refresh asks about.
@@ -304,6 +321,7 @@ impl MetadataCache {
             self.stale_streak = 0;
         }
         self.generation += 1;
+        self.changed();
         self.cluster.clone()
     }
 
@@ -339,6 +357,7 @@ impl MetadataCache {
             p.leader_epoch = epoch;
         }
         self.generation += 1;
+        self.changed();
         true
     }
 }

@@ -319,3 +319,28 @@ fn interest_drives_periodic_refreshes() {
     c.remove_interest(&["a"]);
     assert_eq!(c.interest(), TopicSelection::topics(["b"]));
 }
+
+#[test]
+fn version_moves_with_every_change_of_the_snapshot() {
+    use std::sync::atomic::Ordering;
+    let t0 = Instant::now();
+    let mut c = cache();
+    let version = c.version();
+    let read = || version.load(Ordering::Acquire);
+    assert_eq!(read(), 0);
+    apply(
+        &mut c,
+        response(vec![topic("t", TOPIC_ID, vec![partition(0, 1, 4)])]),
+        t0,
+    );
+    assert_eq!(read(), 1, "a refresh");
+    assert!(!c.update_leader("t", 0, 1, 4));
+    assert_eq!(read(), 1, "a hint that changes nothing");
+    assert!(c.update_leader("t", 0, 1, 5));
+    assert_eq!(read(), 2, "a newer leader");
+    c.request_update();
+    assert_eq!(read(), 2, "asking for a refresh changes nothing yet");
+    c.remove_interest(&["t"]);
+    assert_eq!(read(), 3, "a forgotten topic");
+    assert!(c.cluster().topic("t").is_none());
+}
