@@ -82,6 +82,10 @@ pub struct RecordBatchBuilder {
     last_offset_delta: i32,
     base_timestamp: i64,
     max_timestamp: i64,
+    /// CRC-32C of the records appended so far, kept up to date for an uncompressed batch
+    /// (whose records are what the batch CRC covers after the header): `build` then reads
+    /// only the header, and the appending thread, not the builder's, reads the records.
+    records_crc: u32,
 }
 
 /// The widest record framing: length (5), attributes (1), timestamp delta (10), offset
@@ -115,6 +119,7 @@ impl RecordBatchBuilder {
             last_offset_delta: 0,
             base_timestamp: NO_TIMESTAMP,
             max_timestamp: NO_TIMESTAMP,
+            records_crc: 0,
         }
     }
 
@@ -212,7 +217,12 @@ impl RecordBatchBuilder {
                 len: total,
             });
         }
+        let start = self.buf.len();
         fields.write(&mut self.buf, body)?;
+        if self.options.compression == Compression::None {
+            let written = self.buf.get(start..).unwrap_or_default();
+            self.records_crc = crc32c::crc32c_append(self.records_crc, written);
+        }
         self.count = count;
         self.last_offset_delta = offset_delta;
         self.base_timestamp = base_timestamp;
@@ -314,10 +324,13 @@ impl RecordBatchBuilder {
             records_count: self.count,
         };
         let mut bytes = header.to_bytes();
-        let crc = crc32c::crc32c_append(
-            crc32c::crc32c(bytes.get(BatchHeader::CRC_FROM..).unwrap_or_default()),
-            buf.get(BatchHeader::SIZE..).unwrap_or_default(),
-        );
+        let header_crc = crc32c::crc32c(bytes.get(BatchHeader::CRC_FROM..).unwrap_or_default());
+        let records = buf.get(BatchHeader::SIZE..).unwrap_or_default();
+        let crc = if opts.compression == Compression::None {
+            super::crc::combine(header_crc, self.records_crc, records.len())
+        } else {
+            crc32c::crc32c_append(header_crc, records)
+        };
         if let Some(dst) = bytes.get_mut(17..21) {
             dst.copy_from_slice(&crc.to_be_bytes());
         }

@@ -64,6 +64,7 @@
 mod batch;
 mod builder;
 pub mod control;
+mod crc;
 mod header;
 mod legacy;
 mod legacy_builder;

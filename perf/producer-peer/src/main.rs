@@ -515,6 +515,9 @@ fn ours(
             collector.await.expect("collector");
         }
         let wall = started.elapsed();
+        if std::env::var_os("PP_METRICS").is_some() {
+            eprintln!("{:?}", producer.metrics());
+        }
         producer
             .close(Duration::from_secs(30))
             .await
