@@ -170,6 +170,8 @@ pub(crate) struct RecordAccumulator {
     node_stats: HashMap<i32, NodeStats>,
     /// Buffers of completed batches, for new batches.
     pool: BufferPool,
+    /// Batches in requests not answered yet, over all partitions.
+    on_wire: usize,
 }
 
 impl RecordAccumulator {
@@ -187,6 +189,7 @@ impl RecordAccumulator {
             drain_rotation: 0,
             node_stats: HashMap::new(),
             pool: BufferPool::default(),
+            on_wire: 0,
         }
     }
 
@@ -510,6 +513,7 @@ impl RecordAccumulator {
                 idempotence.on_sent(&name, p);
             }
             queue.on_wire += 1;
+            self.on_wire += 1;
             batch.attempts += 1;
             slot.2 += batch.size();
             slot.1.push(batch);
@@ -538,7 +542,10 @@ impl RecordAccumulator {
             .get_mut(&batch.topic)
             .and_then(|t| t.partitions.get_mut(batch.partition as usize))
         {
-            q.on_wire = q.on_wire.saturating_sub(1);
+            if q.on_wire > 0 {
+                q.on_wire -= 1;
+                self.on_wire = self.on_wire.saturating_sub(1);
+            }
         }
         if idempotence.enabled() {
             idempotence.on_answered(&batch.topic, batch.partition);
@@ -589,7 +596,15 @@ impl RecordAccumulator {
     }
 
     /// Gives a completed batch's memory back, keeping its buffer for a new batch (see
-    /// [`BufferPool`]) when nothing else holds it; returns whether memory was freed.
+    /// [`BufferPool`]) when nothing else holds it; returns whether `send` calls waiting for
+    /// memory should look again.
+    ///
+    /// They are told once a sixteenth of `buffer.memory` (at most 1 MiB) is free, not at
+    /// every batch: a full buffer is drained a batch at a time, and waking the waiters for
+    /// each let them add one batch's worth of records and wait again, a thread switch per
+    /// batch on both sides. Their records queue behind the whole buffer anyway, so taking
+    /// room in larger steps delays none of them. With no batch left on the wire, nothing
+    /// is about to free more, so they are told whatever is free.
     pub(crate) fn release(&mut self, batch: &mut ProducerBatch) -> bool {
         self.used_memory = self.used_memory.saturating_sub(batch.reserved);
         if let Some(n) = self.incomplete.get_mut(&batch.id) {
@@ -603,7 +618,10 @@ impl RecordAccumulator {
             self.pool
                 .put(buf, largest, self.used_memory, self.config.buffer_memory);
         }
+        let step = (self.config.buffer_memory / 16).min(1 << 20);
         batch.reserved > 0
+            && self.memory_waiters > 0
+            && (self.available_memory() >= step || self.on_wire == 0)
     }
 
     /// Removes the queued batches whose delivery timeout has passed.

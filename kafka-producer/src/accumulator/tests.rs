@@ -190,12 +190,12 @@ fn memory_is_reserved_per_batch_and_released_on_completion() {
     // A waiting send makes everything ready at once.
     acc.memory_waiter(true);
     assert_eq!(acc.ready(&cluster, t0).nodes, [1]);
-    acc.memory_waiter(false);
     let (mut drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
     for b in &mut drained[0].1 {
         acc.on_answered(b, &mut idem);
-        assert!(acc.release(b));
+        assert!(acc.release(b), "the waiting send is told");
     }
+    acc.memory_waiter(false);
     assert_eq!(acc.available_memory(), 2500);
     assert!(!acc.has_incomplete());
 }
@@ -322,8 +322,82 @@ fn unknown_leaders_are_reported_and_batches_expire() {
     assert!(acc.expire(t0 + Duration::from_secs(119)).is_empty());
     let mut expired = acc.expire(t0 + Duration::from_secs(120));
     assert_eq!(expired.len(), 1);
-    assert!(acc.release(&mut expired[0]));
+    assert!(!acc.release(&mut expired[0]), "nobody waits for memory");
+    assert_eq!(acc.available_memory(), 10_000);
     assert!(!acc.has_incomplete());
+}
+
+#[test]
+fn waiting_sends_are_told_once_a_sixteenth_of_the_buffer_is_free() {
+    let cluster = FakeCluster::with("t", &[Some(1); 32]);
+    let mut acc = RecordAccumulator::new(
+        AccumulatorConfig {
+            buffer_memory: 32_000,
+            ..config()
+        },
+        1,
+    );
+    let mut idem = Idempotence::new(false);
+    let t0 = Instant::now();
+    for p in 0..32 {
+        acc.append("t", Some(p), &record(V), &cluster, t0).unwrap();
+    }
+    assert_eq!(acc.available_memory(), 0);
+    acc.memory_waiter(true);
+    let (mut drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
+    let mut batches = drained.remove(0).1.into_iter();
+    let mut release = |acc: &mut RecordAccumulator, idem: &mut Idempotence| {
+        let mut b = batches.next().unwrap();
+        acc.on_answered(&b, idem);
+        acc.release(&mut b)
+    };
+    assert!(!release(&mut acc, &mut idem), "1000 bytes free: not yet");
+    assert!(
+        release(&mut acc, &mut idem),
+        "2000 bytes free, a sixteenth: look again"
+    );
+    assert!(
+        release(&mut acc, &mut idem),
+        "and at every release from then on"
+    );
+    acc.memory_waiter(false);
+    assert!(!release(&mut acc, &mut idem), "nobody waits");
+}
+
+#[test]
+fn waiting_sends_are_told_when_nothing_else_is_on_the_wire() {
+    // Partitions 0 and 1 on broker 1, 46 more on broker 2 (not drained here).
+    let mut leaders = vec![Some(2); 48];
+    leaders[0] = Some(1);
+    leaders[1] = Some(1);
+    let cluster = FakeCluster::with("t", &leaders);
+    let mut acc = RecordAccumulator::new(
+        AccumulatorConfig {
+            buffer_memory: 48_000,
+            ..config()
+        },
+        1,
+    );
+    let mut idem = Idempotence::new(false);
+    let t0 = Instant::now();
+    for p in 0..48 {
+        acc.append("t", Some(p), &record(V), &cluster, t0).unwrap();
+    }
+    acc.memory_waiter(true);
+    let (mut drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
+    let mut batches = drained.remove(0).1;
+    let mut last = batches.pop().unwrap();
+    let mut first = batches.pop().unwrap();
+    acc.on_answered(&first, &mut idem);
+    assert!(
+        !acc.release(&mut first),
+        "1000 of the 3000 bytes, one more batch on the wire"
+    );
+    acc.on_answered(&last, &mut idem);
+    assert!(
+        acc.release(&mut last),
+        "2000 bytes, but nothing on the wire will free more: look now"
+    );
 }
 
 #[test]
