@@ -541,11 +541,10 @@ impl RecordAccumulator {
             .topics
             .get_mut(&batch.topic)
             .and_then(|t| t.partitions.get_mut(batch.partition as usize))
+            && q.on_wire > 0
         {
-            if q.on_wire > 0 {
-                q.on_wire -= 1;
-                self.on_wire = self.on_wire.saturating_sub(1);
-            }
+            q.on_wire -= 1;
+            self.on_wire = self.on_wire.saturating_sub(1);
         }
         if idempotence.enabled() {
             idempotence.on_answered(&batch.topic, batch.partition);
