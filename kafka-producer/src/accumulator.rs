@@ -94,6 +94,12 @@ struct PartitionQueue {
     batches: VecDeque<ProducerBatch>,
     /// Requests with a batch of this partition not answered yet.
     on_wire: usize,
+    /// The leader as of the last [`RecordAccumulator::ready`].
+    leader: Option<i32>,
+    /// The leader's connection had all the requests in flight it may have after the
+    /// sender's last pass: a batch filling up here needs no wake-up, the next answer from
+    /// that broker makes the sender look.
+    blocked: bool,
 }
 
 #[derive(Debug)]
@@ -172,6 +178,9 @@ pub(crate) struct RecordAccumulator {
     pool: BufferPool,
     /// Batches in requests not answered yet, over all partitions.
     on_wire: usize,
+    /// When the sender task looks again at the latest without being told (`None`: only
+    /// when told), as it said after its last pass.
+    sender_looks_at: Option<Instant>,
 }
 
 impl RecordAccumulator {
@@ -190,6 +199,7 @@ impl RecordAccumulator {
             node_stats: HashMap::new(),
             pool: BufferPool::default(),
             on_wire: 0,
+            sender_looks_at: None,
         }
     }
 
@@ -275,7 +285,7 @@ impl RecordAccumulator {
             appended = last
                 .try_append(record)
                 .map_err(AppendError::Encode)?
-                .map(|(i, added)| (i, added, wants_shared.then(|| last.shared.clone()), false));
+                .map(|(i, added)| (i, added, wants_shared.then(|| last.shared.clone()), None));
             if let Some((i, ..)) = &appended
                 && let Some(cb) = callback.take()
             {
@@ -331,21 +341,29 @@ impl RecordAccumulator {
                 self.used_memory += reserve;
                 *self.incomplete.entry(id).or_insert(0) += 1;
                 let shared = wants_shared.then(|| batch.shared.clone());
+                let created = batch.created;
                 queue.batches.push_back(batch);
                 // The header counts for the first record, as in Java's sticky accounting.
-                (i, added + header, shared, true)
+                (i, added + header, shared, Some(created))
             }
         };
         let last_full = queue.batches.back().is_none_or(|b| b.is_full_for(size));
+        let blocked = queue.blocked;
         if sticky {
             tq.sticky
                 .on_append(partition, added, last_full, self.config.batch_size);
         }
+        // A new batch needs the sender only if it would not look before the batch's linger
+        // ends anyway (a wake costs the appending thread a syscall when the sender sleeps).
+        let unseen = new_batch.is_some_and(|created| {
+            self.sender_looks_at
+                .is_none_or(|at| at > created + self.config.linger)
+        });
         Ok(Appended {
             partition,
             shared,
             index: record_index,
-            wake_sender: new_batch || last_full,
+            wake_sender: unseen || (last_full && !blocked),
         })
     }
 
@@ -360,9 +378,10 @@ impl RecordAccumulator {
         for (name, tq) in &mut self.topics {
             sizes.clear();
             let mut unknown = false;
-            for (p, queue) in tq.partitions.iter().enumerate() {
+            for (p, queue) in tq.partitions.iter_mut().enumerate() {
                 let p = p as i32;
                 let leader = cluster.leader(name, p);
+                queue.leader = leader;
                 if adaptive && let Some(l) = leader {
                     // Java's rule: a broker that has had something ready for longer than
                     // the timeout without being drained (in-flight limit reached, no
@@ -639,6 +658,24 @@ impl RecordAccumulator {
             }
         }
         expired
+    }
+
+    /// The sender's word, at the end of a pass, on when it looks again unless told (the
+    /// earliest of [`ReadyCheck::next_check`] and [`next_expiry`](Self::next_expiry)): a
+    /// new batch whose linger ends later needs no wake-up.
+    pub(crate) fn sender_will_look(&mut self, at: Option<Instant>) {
+        self.sender_looks_at = at;
+    }
+
+    /// The brokers whose connections have all the requests in flight they may have, after
+    /// the sender's pass: their partitions' full batches wait for an answer from them, which
+    /// makes the sender look anyway.
+    pub(crate) fn set_saturated(&mut self, nodes: &[i32]) {
+        for tq in self.topics.values_mut() {
+            for q in &mut tq.partitions {
+                q.blocked = q.leader.is_some_and(|l| nodes.contains(&l));
+            }
+        }
     }
 
     /// The earliest moment a queued batch expires.

@@ -274,6 +274,18 @@ impl Sender {
                 .into_iter()
                 .flatten()
                 .min();
+            st.acc.sender_will_look(next);
+            let max_in_flight = self.shared.config.max_in_flight;
+            let saturated: Vec<i32> = self
+                .sinks
+                .iter()
+                .filter(|(node, sink)| {
+                    let sending = drained.iter().any(|(n, _)| n == *node);
+                    sink.in_flight.len() + usize::from(sending) >= max_in_flight
+                })
+                .map(|(node, _)| *node)
+                .collect();
+            st.acc.set_saturated(&saturated);
             let idle_closed = self.shared.closed.load(Ordering::SeqCst) && !st.acc.has_incomplete();
             (drained, next, idle_closed)
         };
@@ -303,6 +315,8 @@ impl Sender {
                     finish_failed(st, &mut b);
                     done.push((b, Err(ProducerError::Client(e.clone()))));
                 }
+                // The pass counted this request in flight; look again with it not.
+                self.shared.wake.notify_one();
                 return;
             }
         };
@@ -352,6 +366,8 @@ impl Sender {
                 );
                 done.push((b, Err(e)));
             }
+            // The pass counted this request in flight; look again with it not.
+            self.shared.wake.notify_one();
             return;
         }
         self.shared.metrics.request_sent();

@@ -635,3 +635,62 @@ fn a_broker_that_is_not_drained_within_the_availability_timeout_gets_no_records(
         acc.ready(&cluster, later);
     }
 }
+
+#[test]
+fn a_new_batch_wakes_the_sender_only_if_it_would_look_too_late() {
+    let cluster = FakeCluster::with("t", &[Some(1); 4]);
+    let mut acc = RecordAccumulator::new(config(), 1);
+    let t0 = Instant::now();
+    assert!(
+        acc.append("t", Some(0), &record(V), &cluster, t0)
+            .unwrap()
+            .wake_sender
+    );
+    let check = acc.ready(&cluster, t0);
+    // The sender says it looks again when that linger ends: a batch for another partition
+    // started meanwhile, whose linger ends later, needs no wake-up; one the sender would
+    // not see in time does.
+    acc.sender_will_look(check.next_check);
+    let b = acc.append("t", Some(1), &record(V), &cluster, t0).unwrap();
+    assert!(!b.wake_sender, "the sender looks before its linger ends");
+    acc.sender_will_look(Some(t0 + Duration::from_millis(6)));
+    let c = acc.append("t", Some(2), &record(V), &cluster, t0).unwrap();
+    assert!(c.wake_sender, "the sender would look too late");
+    acc.sender_will_look(None);
+    let d = acc.append("t", Some(3), &record(V), &cluster, t0).unwrap();
+    assert!(d.wake_sender, "the sender sleeps until told");
+}
+
+#[test]
+fn a_full_batch_behind_a_saturated_connection_does_not_wake_the_sender() {
+    let cluster = FakeCluster::with("t", &[Some(1), Some(2)]);
+    let mut acc = RecordAccumulator::new(config(), 1);
+    let t0 = Instant::now();
+    // Learn the leaders, then say broker 1 has all its requests in flight.
+    acc.append("t", Some(0), &record(V), &cluster, t0).unwrap();
+    acc.append("t", Some(1), &record(V), &cluster, t0).unwrap();
+    acc.ready(&cluster, t0);
+    acc.sender_will_look(Some(t0));
+    acc.set_saturated(&[1]);
+    // Appends until the partition's last batch is full and the next record starts another;
+    // says whether any of those appends woke the sender (starting one does not: the sender
+    // said it looks at t0).
+    let fill = |acc: &mut RecordAccumulator, p: i32| {
+        let before = acc.queued_batches("t", p);
+        let mut woke = false;
+        while acc.queued_batches("t", p) == before {
+            woke |= acc
+                .append("t", Some(p), &record(V), &cluster, t0)
+                .unwrap()
+                .wake_sender;
+        }
+        woke
+    };
+    assert!(
+        !fill(&mut acc, 0),
+        "broker 1's next answer makes the sender look"
+    );
+    assert!(fill(&mut acc, 1), "broker 2 can take a request now");
+    acc.set_saturated(&[]);
+    assert!(fill(&mut acc, 0), "no longer saturated");
+}
