@@ -344,7 +344,7 @@ impl<K, V> Producer<K, V> {
             value: prepared.value.as_deref(),
             headers: &record.headers,
         };
-        let mut st = self.handle.shared.state.lock();
+        let mut st = self.handle.shared.lock_state();
         st.acc.append_with(
             &record.topic,
             prepared.partition,
