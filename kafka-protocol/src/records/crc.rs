@@ -1,9 +1,10 @@
 //! CRC-32C of a concatenation from the CRCs of its parts.
 //!
 //! A batch's CRC covers its header fields (from `attributes` on) and then its records. The
-//! builder keeps the records' CRC up to date as records are appended, so building the batch
-//! only has the 40 header bytes left to checksum and the two CRCs to combine; a 16 KiB batch
-//! is then not read a second time by whoever builds it (a producer's sender task).
+//! builder checksums the records in chunks as they are appended, so building the batch only
+//! has the last chunk and the 40 header bytes left to checksum and the two CRCs to combine;
+//! most of a 16 KiB batch is then not read a second time by whoever builds it (a producer's
+//! sender task).
 //!
 //! The combination is zlib's (`crc32_combine`, Mark Adler's current version): the first CRC
 //! is multiplied by x^(8·len) modulo the polynomial, with x^(2^k) precomputed at compile
