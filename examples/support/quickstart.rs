@@ -301,7 +301,7 @@ impl Tally {
             None => {
                 // The bar is redrawn from the count now and then, not at every record.
                 let n = self.acked.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 1024 == 0 {
+                if n.is_multiple_of(1024) {
                     self.progress.set_position(n);
                 }
             }
