@@ -327,21 +327,30 @@ fn unknown_leaders_are_reported_and_batches_expire() {
     assert!(!acc.has_incomplete());
 }
 
-#[test]
-fn waiting_sends_are_told_once_a_sixteenth_of_the_buffer_is_free() {
-    let cluster = FakeCluster::with("t", &[Some(1); 32]);
+/// An accumulator whose `buffer.memory` is exactly one batch for each of `partitions`
+/// partitions of "t", each holding one record (so memory is full).
+fn one_batch_per_partition(
+    cluster: &FakeCluster,
+    partitions: i32,
+) -> (RecordAccumulator, Idempotence, Instant) {
     let mut acc = RecordAccumulator::new(
         AccumulatorConfig {
-            buffer_memory: 32_000,
+            buffer_memory: 1000 * partitions as usize,
             ..config()
         },
         1,
     );
-    let mut idem = Idempotence::new(false);
     let t0 = Instant::now();
-    for p in 0..32 {
-        acc.append("t", Some(p), &record(V), &cluster, t0).unwrap();
+    for p in 0..partitions {
+        acc.append("t", Some(p), &record(V), cluster, t0).unwrap();
     }
+    (acc, Idempotence::new(false), t0)
+}
+
+#[test]
+fn waiting_sends_are_told_once_a_sixteenth_of_the_buffer_is_free() {
+    let cluster = FakeCluster::with("t", &[Some(1); 32]);
+    let (mut acc, mut idem, t0) = one_batch_per_partition(&cluster, 32);
     assert_eq!(acc.available_memory(), 0);
     acc.memory_waiter(true);
     let (mut drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
@@ -371,18 +380,7 @@ fn waiting_sends_are_told_when_nothing_else_is_on_the_wire() {
     leaders[0] = Some(1);
     leaders[1] = Some(1);
     let cluster = FakeCluster::with("t", &leaders);
-    let mut acc = RecordAccumulator::new(
-        AccumulatorConfig {
-            buffer_memory: 48_000,
-            ..config()
-        },
-        1,
-    );
-    let mut idem = Idempotence::new(false);
-    let t0 = Instant::now();
-    for p in 0..48 {
-        acc.append("t", Some(p), &record(V), &cluster, t0).unwrap();
-    }
+    let (mut acc, mut idem, t0) = one_batch_per_partition(&cluster, 48);
     acc.memory_waiter(true);
     let (mut drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
     let mut batches = drained.remove(0).1;
