@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kafka_client::backoff::ExponentialBackoff;
@@ -184,6 +185,10 @@ pub(crate) struct RecordAccumulator {
     /// When the sender task looks again at the latest without being told (`None`: only
     /// when told), as it said after its last pass.
     sender_looks_at: Option<Instant>,
+    /// Batches released whose futures and callbacks have not run yet: counted up by
+    /// `release` (under the state lock), down by the sender task once it ran them (without
+    /// it), so a flush does not end between the two.
+    completing: Arc<AtomicUsize>,
 }
 
 impl RecordAccumulator {
@@ -203,6 +208,7 @@ impl RecordAccumulator {
             pool: BufferPool::default(),
             on_wire: 0,
             sender_looks_at: None,
+            completing: Arc::default(),
         }
     }
 
@@ -627,6 +633,7 @@ impl RecordAccumulator {
     /// room in larger steps delays none of them. With no batch left on the wire, nothing
     /// is about to free more, so they are told whatever is free.
     pub(crate) fn release(&mut self, batch: &mut ProducerBatch) -> bool {
+        self.completing.fetch_add(1, Ordering::SeqCst);
         self.used_memory = self.used_memory.saturating_sub(batch.reserved);
         if let Some(n) = self.incomplete.get_mut(&batch.id) {
             *n = n.saturating_sub(1);
@@ -718,11 +725,18 @@ impl RecordAccumulator {
         self.flushing = self.flushing.saturating_sub(1);
     }
 
-    /// Whether every batch created before `marker` is complete.
+    /// Whether every batch created before `marker` is complete, its callbacks run.
     pub(crate) fn flushed(&self, marker: u64) -> bool {
         self.incomplete
             .first_key_value()
             .is_none_or(|(id, _)| *id >= marker)
+            && self.completing.load(Ordering::SeqCst) == 0
+    }
+
+    /// The count of released batches whose completion has not run: whoever completes a
+    /// released batch counts it down afterwards.
+    pub(crate) fn completing(&self) -> Arc<AtomicUsize> {
+        self.completing.clone()
     }
 
     /// Marks the accumulator closing: everything is ready from now on.

@@ -186,6 +186,7 @@ impl<K: 'static, V: 'static> ProducerBuilder<K, V> {
             Jitter::new().unit().to_bits(),
         );
         let listener = interceptors.clone().map(|i| i as Arc<dyn AckListener>);
+        let completing = acc.completing();
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 acc,
@@ -203,6 +204,7 @@ impl<K: 'static, V: 'static> ProducerBuilder<K, V> {
             closed: Default::default(),
             listener,
             fatal: Default::default(),
+            completing,
         });
         tokio::spawn(sender::run(shared.clone()));
         Ok(Producer {

@@ -72,6 +72,9 @@ pub(crate) struct Shared {
     /// Set once the idempotent producer is in a fatal state (read by `send` without the
     /// state lock).
     pub fatal: std::sync::OnceLock<ProducerError>,
+    /// The accumulator's count of released batches not completed yet
+    /// ([`RecordAccumulator::completing`]), counted down without the state lock.
+    pub completing: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Shared {
@@ -492,12 +495,15 @@ impl Sender {
             return;
         }
         let listener = self.shared.listener.as_deref();
+        let n = done.len();
         for (batch, result) in done {
             if result.is_err() {
                 self.shared.metrics.errors(batch.records);
             }
             batch.complete(result, listener);
         }
+        // Every batch here was released (counted up); a flush may end once this is zero.
+        self.shared.completing.fetch_sub(n, Ordering::SeqCst);
         if freed {
             self.shared.memory.notify_waiters();
         }

@@ -580,6 +580,12 @@ fn flush_waits_for_batches_created_before_it() {
     let (mut drained, _) = acc.drain(&cluster, &[1], &mut idem, t0);
     acc.release(&mut drained[0].1[0]);
     assert!(
+        !acc.flushed(marker),
+        "released, but its callbacks have not run"
+    );
+    acc.completing()
+        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    assert!(
         acc.flushed(marker),
         "the later batch does not hold the flush up"
     );

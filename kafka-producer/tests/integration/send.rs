@@ -246,3 +246,40 @@ async fn idempotent_pipelining_on_a_multi_threaded_runtime_keeps_sequences() {
     producer.close(Duration::from_secs(5)).await.unwrap();
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_returns_after_every_callback_ran() {
+    // Slow callbacks on several partitions: a flush woken by one batch's completion must not
+    // end while a later batch, already acknowledged, still has callbacks to run.
+    let cluster = TestCluster::start().await;
+    let topic = unique("flush-callbacks");
+    cluster.create_topic(&topic, 3, &[]).await;
+    let producer = Producer::connect(cluster.config().build().unwrap())
+        .await
+        .unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut sent = 0;
+    // 10 KiB records: one per batch, so a round takes several requests, each completion
+    // waking the flush while later batches are being answered.
+    let value = bytes::Bytes::from(vec![b'x'; 10 << 10]);
+    for round in 0..20 {
+        for i in 0..30 {
+            let ran = ran.clone();
+            producer
+                .send_with_callback(
+                    ProducerRecord::new(topic.as_str(), value.clone()).with_partition(i % 3),
+                    move |r| {
+                        r.unwrap();
+                        std::thread::sleep(Duration::from_micros(50));
+                        ran.fetch_add(1, Ordering::SeqCst);
+                    },
+                )
+                .await
+                .unwrap();
+            sent += 1;
+        }
+        producer.flush().await;
+        assert_eq!(ran.load(Ordering::SeqCst), sent, "round {round}");
+    }
+    producer.close(Duration::from_secs(10)).await.unwrap();
+}
