@@ -100,10 +100,6 @@ struct PartitionQueue {
     on_wire: usize,
     /// The leader as of the last [`RecordAccumulator::ready`].
     leader: Option<i32>,
-    /// The leader's connection had all the requests in flight it may have after the
-    /// sender's last pass: a batch filling up here needs no wake-up, the next answer from
-    /// that broker makes the sender look.
-    blocked: bool,
 }
 
 #[derive(Debug)]
@@ -185,6 +181,10 @@ pub(crate) struct RecordAccumulator {
     /// When the sender task looks again at the latest without being told (`None`: only
     /// when told), as it said after its last pass.
     sender_looks_at: Option<Instant>,
+    /// Brokers whose connections had all the requests in flight they may have after the
+    /// sender's last pass: a batch filling up for one of them needs no wake-up, the next
+    /// answer from that broker makes the sender look.
+    saturated: Vec<i32>,
     /// Batches released whose futures and callbacks have not run yet: counted up by
     /// `release` (under the state lock), down by the sender task once it ran them (without
     /// it), so a flush does not end between the two.
@@ -208,6 +208,7 @@ impl RecordAccumulator {
             pool: BufferPool::default(),
             on_wire: 0,
             sender_looks_at: None,
+            saturated: Vec::new(),
             completing: Arc::default(),
         }
     }
@@ -357,7 +358,7 @@ impl RecordAccumulator {
             }
         };
         let last_full = queue.batches.back().is_none_or(|b| b.is_full_for(size));
-        let blocked = queue.blocked;
+        let blocked = last_full && queue.leader.is_some_and(|l| self.saturated.contains(&l));
         if sticky {
             tq.sticky
                 .on_append(partition, added, last_full, self.config.batch_size);
@@ -680,12 +681,9 @@ impl RecordAccumulator {
     /// The brokers whose connections have all the requests in flight they may have, after
     /// the sender's pass: their partitions' full batches wait for an answer from them, which
     /// makes the sender look anyway.
-    pub(crate) fn set_saturated(&mut self, nodes: &[i32]) {
-        for tq in self.topics.values_mut() {
-            for q in &mut tq.partitions {
-                q.blocked = q.leader.is_some_and(|l| nodes.contains(&l));
-            }
-        }
+    pub(crate) fn set_saturated(&mut self, nodes: impl IntoIterator<Item = i32>) {
+        self.saturated.clear();
+        self.saturated.extend(nodes);
     }
 
     /// The earliest moment a queued batch expires.

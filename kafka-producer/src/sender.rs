@@ -7,8 +7,8 @@
 //! open connections, drain, and send. Requests in flight are futures this task polls itself
 //! (the connection's reader wakes it directly when an answer comes, no task in between);
 //! answers are applied per broker in the order the requests were sent, because the broker
-//! answers them in that order and the idempotent bookkeeping relies on it. The loop sleeps until the next linger or backoff
-//! deadline, a wake-up from `send`, or an answer.
+//! answers them in that order and the idempotent bookkeeping relies on it. The loop sleeps
+//! until the next linger or backoff deadline, a wake-up from `send`, or an answer.
 //!
 //! Per broker (a [`Sink`], as franz-go calls it): the connection and the requests in flight,
 //! at most `max.in.flight.requests.per.connection`.
@@ -290,16 +290,15 @@ impl Sender {
                 .min();
             st.acc.sender_will_look(next);
             let max_in_flight = self.shared.config.max_in_flight;
-            let saturated: Vec<i32> = self
-                .sinks
-                .iter()
-                .filter(|(node, sink)| {
-                    let sending = drained.iter().any(|(n, _)| n == *node);
-                    sink.in_flight.len() + usize::from(sending) >= max_in_flight
-                })
-                .map(|(node, _)| *node)
-                .collect();
-            st.acc.set_saturated(&saturated);
+            st.acc.set_saturated(
+                self.sinks
+                    .iter()
+                    .filter(|(node, sink)| {
+                        let sending = drained.iter().any(|(n, _)| n == *node);
+                        sink.in_flight.len() + usize::from(sending) >= max_in_flight
+                    })
+                    .map(|(node, _)| *node),
+            );
             let idle_closed = self.shared.closed.load(Ordering::SeqCst) && !st.acc.has_incomplete();
             (drained, next, idle_closed)
         };

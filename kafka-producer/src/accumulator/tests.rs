@@ -675,7 +675,7 @@ fn a_full_batch_behind_a_saturated_connection_does_not_wake_the_sender() {
     acc.append("t", Some(1), &record(V), &cluster, t0).unwrap();
     acc.ready(&cluster, t0);
     acc.sender_will_look(Some(t0));
-    acc.set_saturated(&[1]);
+    acc.set_saturated([1]);
     // Appends until the partition's last batch is full and the next record starts another;
     // says whether any of those appends woke the sender (starting one does not: the sender
     // said it looks at t0).
@@ -695,6 +695,6 @@ fn a_full_batch_behind_a_saturated_connection_does_not_wake_the_sender() {
         "broker 1's next answer makes the sender look"
     );
     assert!(fill(&mut acc, 1), "broker 2 can take a request now");
-    acc.set_saturated(&[]);
+    acc.set_saturated([]);
     assert!(fill(&mut acc, 0), "no longer saturated");
 }
