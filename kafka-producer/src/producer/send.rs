@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use kafka_client::metadata::{Cluster, TopicSelection};
 use kafka_client::{Client, ErrorKind};
-use kafka_protocol::records::BatchHeader;
+use kafka_protocol::records::{BatchHeader, RecordHeader};
 
 use super::Producer;
 use crate::accumulator::{AppendError, Appended, ClusterView};
@@ -100,6 +100,18 @@ pub(super) struct Prepared {
     value: Option<Bytes>,
     timestamp: i64,
     partition: Option<i32>,
+}
+
+impl Prepared {
+    /// The record as the accumulator takes it.
+    fn input<'a>(&'a self, headers: &'a [RecordHeader]) -> RecordInput<'a> {
+        RecordInput {
+            timestamp: self.timestamp,
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            headers,
+        }
+    }
 }
 
 /// How far the non-waiting path got.
@@ -296,14 +308,13 @@ impl<K, V> Producer<K, V> {
             Some(v) => Some(serialize("value", h.value_serializer.serialize(topic, v))?),
             None => None,
         };
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
-        let input = RecordInput {
-            timestamp,
-            key: key.as_deref(),
-            value: value.as_deref(),
-            headers: &record.headers,
+        let mut prepared = Prepared {
+            key,
+            value,
+            timestamp: record.timestamp.unwrap_or_else(now_ms),
+            partition: None,
         };
-        let size = input.size() + BatchHeader::SIZE;
+        let size = prepared.input(&record.headers).size() + BatchHeader::SIZE;
         let config = &h.shared.config;
         for (limit, setting) in [
             (config.max_request_size, "max.request.size"),
@@ -317,14 +328,14 @@ impl<K, V> Producer<K, V> {
                 });
             }
         }
-        let partition =
-            self.choose_partition(cluster, count, record, key.as_deref(), value.as_deref())?;
-        Ok(Prepared {
-            key,
-            value,
-            timestamp,
-            partition,
-        })
+        prepared.partition = self.choose_partition(
+            cluster,
+            count,
+            record,
+            prepared.key.as_deref(),
+            prepared.value.as_deref(),
+        )?;
+        Ok(prepared)
     }
 
     /// One attempt to append a prepared record, registering its callback in the same
@@ -338,12 +349,7 @@ impl<K, V> Producer<K, V> {
         cluster: &LazyCluster<'_>,
         now: impl FnOnce() -> Instant,
     ) -> std::result::Result<Appended, AppendError> {
-        let input = RecordInput {
-            timestamp: prepared.timestamp,
-            key: prepared.key.as_deref(),
-            value: prepared.value.as_deref(),
-            headers: &record.headers,
-        };
+        let input = prepared.input(&record.headers);
         let mut st = self.handle.shared.lock_state();
         st.acc.append_with(
             &record.topic,
